@@ -1,0 +1,147 @@
+// The CPU ops: TensorIterator walks any layout (it collapses contiguous, channels_last and
+// transposed tensors into one flat run) and at::parallel_for splits the work across
+// torch.get_num_threads() threads. Each run goes to the active ISA variant's loop.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/TensorIterator.h>
+#include <c10/util/complex.h>
+#include <torch/library.h>
+
+#include "../sigmoid_math.h"
+#include "../sigmoid_ops.h"
+#include "sigmoid_kernel.h"
+
+namespace torch_sigmoid_ext {
+namespace {
+
+// Elements per task for at::parallel_for. Below this a second thread costs more than it saves.
+// Measured with `python -m torch_sigmoid_ext.benchmark` on 2 cores: see the README.
+constexpr int64_t kGrainSize = 32768;
+
+cpu::RealType real_type(c10::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat:
+      return cpu::kFloat32;
+    case at::kDouble:
+      return cpu::kFloat64;
+    case at::kHalf:
+      return cpu::kFloat16;
+    case at::kBFloat16:
+      return cpu::kBFloat16;
+    default:
+      return cpu::kNumRealTypes;
+  }
+}
+
+template <typename T>
+c10::complex<T> sigmoid_complex(c10::complex<T> x) {
+  const c10::complex<T> one(1, 0);
+  return one / (one + std::exp(-x));
+}
+
+// d/dz sigmoid(z) = y * (1 - y); autograd's convention conjugates it for complex.
+template <typename T>
+c10::complex<T> sigmoid_backward_complex(c10::complex<T> g, c10::complex<T> y) {
+  const c10::complex<T> one(1, 0);
+  return g * std::conj((one - y) * y);
+}
+
+void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
+  auto iter = at::TensorIteratorConfig()
+                  .set_check_mem_overlap(false)  // checked by the caller; out may be self
+                  .add_output(out)
+                  .add_const_input(self)
+                  .resize_outputs(false)
+                  .build();
+  const auto real = real_type(self.scalar_type());
+  if (real != cpu::kNumRealTypes) {
+    const cpu::UnaryLoop loop = cpu::active_kernels().forward[real];
+    iter.for_each(
+        [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
+          for (int64_t j = 0; j < size1; ++j) {
+            loop(data[0] + j * strides[2], data[1] + j * strides[3], strides[0], strides[1],
+                 size0);
+          }
+        },
+        kGrainSize);
+    return;
+  }
+  AT_DISPATCH_COMPLEX_TYPES(self.scalar_type(), "torch_sigmoid_ext.sigmoid", [&] {
+    using T = typename scalar_t::value_type;
+    iter.for_each(
+        [](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
+          for (int64_t j = 0; j < size1; ++j) {
+            char* out = data[0] + j * strides[2];
+            const char* in = data[1] + j * strides[3];
+            for (int64_t i = 0; i < size0; ++i) {
+              *reinterpret_cast<scalar_t*>(out + i * strides[0]) =
+                  sigmoid_complex<T>(*reinterpret_cast<const scalar_t*>(in + i * strides[1]));
+            }
+          }
+        },
+        kGrainSize);
+  });
+}
+
+void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_output,
+                             const at::Tensor& output) {
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(out)
+                  .add_const_input(grad_output)
+                  .add_const_input(output)
+                  .resize_outputs(false)
+                  .build();
+  const auto real = real_type(output.scalar_type());
+  if (real != cpu::kNumRealTypes) {
+    const cpu::BinaryLoop loop = cpu::active_kernels().backward[real];
+    iter.for_each(
+        [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
+          for (int64_t j = 0; j < size1; ++j) {
+            loop(data[0] + j * strides[3], data[1] + j * strides[4], data[2] + j * strides[5],
+                 strides[0], strides[1], strides[2], size0);
+          }
+        },
+        kGrainSize);
+    return;
+  }
+  AT_DISPATCH_COMPLEX_TYPES(output.scalar_type(), "torch_sigmoid_ext.sigmoid_backward", [&] {
+    using T = typename scalar_t::value_type;
+    iter.for_each(
+        [](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
+          for (int64_t j = 0; j < size1; ++j) {
+            char* out = data[0] + j * strides[3];
+            const char* g = data[1] + j * strides[4];
+            const char* y = data[2] + j * strides[5];
+            for (int64_t i = 0; i < size0; ++i) {
+              *reinterpret_cast<scalar_t*>(out + i * strides[0]) = sigmoid_backward_complex<T>(
+                  *reinterpret_cast<const scalar_t*>(g + i * strides[1]),
+                  *reinterpret_cast<const scalar_t*>(y + i * strides[2]));
+            }
+          }
+        },
+        kGrainSize);
+  });
+}
+
+at::Tensor sigmoid_cpu(const at::Tensor& self) { return sigmoid_with(sigmoid_kernel, self); }
+
+at::Tensor& sigmoid__cpu(at::Tensor& self) { return sigmoid_inplace_with(sigmoid_kernel, self); }
+
+at::Tensor& sigmoid_out_cpu(const at::Tensor& self, at::Tensor& out) {
+  return sigmoid_out_with(sigmoid_kernel, self, out);
+}
+
+at::Tensor sigmoid_backward_cpu(const at::Tensor& grad_output, const at::Tensor& output) {
+  return sigmoid_backward_with(sigmoid_backward_kernel, grad_output, output);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torch_sigmoid_ext, CPU, m) {
+  m.impl("sigmoid", &sigmoid_cpu);
+  m.impl("sigmoid_", &sigmoid__cpu);
+  m.impl("sigmoid.out", &sigmoid_out_cpu);
+  m.impl("sigmoid_backward", &sigmoid_backward_cpu);
+}
+
+}  // namespace torch_sigmoid_ext

@@ -1,0 +1,44 @@
+// The CPU kernel table: one set of loops per ISA variant, chosen once at run time by what the
+// CPU supports (or by TORCH_SIGMOID_EXT_CPU_VARIANT). Loops take raw pointers and byte
+// strides, so this header and the variant files include no torch headers (see sigmoid_math.h
+// for why that matters).
+#pragma once
+
+#include <cstdint>
+
+namespace torch_sigmoid_ext {
+namespace cpu {
+
+// The dtypes with vectorized loops. Complex types have scalar loops in sigmoid_cpu.cpp.
+enum RealType { kFloat32 = 0, kFloat64, kFloat16, kBFloat16, kNumRealTypes };
+
+// out[i] = f(in[i]) for i < n; strides in bytes.
+using UnaryLoop = void (*)(char* out, const char* in, int64_t out_stride, int64_t in_stride,
+                           int64_t n);
+// out[i] = f(a[i], b[i]) for i < n; strides in bytes.
+using BinaryLoop = void (*)(char* out, const char* a, const char* b, int64_t out_stride,
+                            int64_t a_stride, int64_t b_stride, int64_t n);
+
+struct KernelTable {
+  const char* name;
+  UnaryLoop forward[kNumRealTypes];
+  BinaryLoop backward[kNumRealTypes];  // (grad_output, output)
+};
+
+extern const KernelTable kGenericKernels;
+#if defined(__x86_64__) || defined(_M_X64)
+#define TORCH_SIGMOID_EXT_X86 1
+extern const KernelTable kAvx2Kernels;
+extern const KernelTable kAvx512Kernels;
+#endif
+
+// The variant in use. Chosen on first use: the best the CPU supports, unless the environment
+// variable TORCH_SIGMOID_EXT_CPU_VARIANT names another (generic, avx2 or avx512).
+const KernelTable& active_kernels();
+// Switches the variant for the whole process; returns false if the CPU cannot run it.
+bool set_active_kernels(const char* name);
+// The variants this CPU can run, best last.
+const char* supported_variants();
+
+}  // namespace cpu
+}  // namespace torch_sigmoid_ext

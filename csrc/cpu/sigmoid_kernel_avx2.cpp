@@ -1,0 +1,123 @@
+// The AVX2 + FMA + F16C variant: 8 float or 4 double lanes.
+//
+// The target is set by a pragma rather than by -m flags, so that only this file's code uses
+// these instructions and the library still loads on any x86-64 CPU. Only standard and intrinsic
+// headers may be included here: an inline torch function compiled for AVX2 could be picked by
+// the linker for generic code.
+#include "sigmoid_kernel.h"
+
+#ifdef TORCH_SIGMOID_EXT_X86
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include <immintrin.h>
+
+#include "sigmoid_loops.h"
+
+namespace torch_sigmoid_ext {
+namespace cpu {
+namespace {
+
+struct MaskF8 {
+  __m256 m;
+};
+struct F8 {
+  __m256 v;
+  F8() = default;
+  F8(__m256 x) : v(x) {}
+  F8(float s) : v(_mm256_set1_ps(s)) {}
+};
+inline F8 operator+(F8 a, F8 b) { return _mm256_add_ps(a.v, b.v); }
+inline F8 operator-(F8 a, F8 b) { return _mm256_sub_ps(a.v, b.v); }
+inline F8 operator*(F8 a, F8 b) { return _mm256_mul_ps(a.v, b.v); }
+inline F8 operator/(F8 a, F8 b) { return _mm256_div_ps(a.v, b.v); }
+inline F8 operator-(F8 a) { return _mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f)); }
+inline F8 vfma(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+inline F8 vabs(F8 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
+inline MaskF8 vlt(F8 a, F8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+inline F8 vselect(MaskF8 m, F8 a, F8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+inline F8 vpow2_from_shifted(F8 t) {
+  using C = F32Consts;
+  const __m256i k = _mm256_set1_epi32(
+      static_cast<int32_t>(C::kBias + C::kExpBias - float_bits(C::kShifter)));
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t.v), k), C::kMantissaBits));
+}
+
+struct MaskD4 {
+  __m256d m;
+};
+struct D4 {
+  __m256d v;
+  D4() = default;
+  D4(__m256d x) : v(x) {}
+  D4(double s) : v(_mm256_set1_pd(s)) {}
+};
+inline D4 operator+(D4 a, D4 b) { return _mm256_add_pd(a.v, b.v); }
+inline D4 operator-(D4 a, D4 b) { return _mm256_sub_pd(a.v, b.v); }
+inline D4 operator*(D4 a, D4 b) { return _mm256_mul_pd(a.v, b.v); }
+inline D4 operator/(D4 a, D4 b) { return _mm256_div_pd(a.v, b.v); }
+inline D4 operator-(D4 a) { return _mm256_xor_pd(a.v, _mm256_set1_pd(-0.0)); }
+inline D4 vfma(D4 a, D4 b, D4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
+inline D4 vabs(D4 a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
+inline MaskD4 vlt(D4 a, D4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline D4 vselect(MaskD4 m, D4 a, D4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
+inline D4 vpow2_from_shifted(D4 t) {
+  using C = F64Consts;
+  const __m256i k = _mm256_set1_epi64x(
+      static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
+  return _mm256_castsi256_pd(
+      _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(t.v), k), C::kMantissaBits));
+}
+
+struct Avx2Vec {
+  using VF = F8;
+  using VD = D4;
+  static constexpr int kWidthF = 8;
+  static constexpr int kWidthD = 4;
+  static F8 load_f32(const float* p) { return _mm256_loadu_ps(p); }
+  static void store_f32(float* p, F8 v) { _mm256_storeu_ps(p, v.v); }
+  static D4 load_f64(const double* p) { return _mm256_loadu_pd(p); }
+  static void store_f64(double* p, D4 v) { _mm256_storeu_pd(p, v.v); }
+  static F8 load_f16(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static void store_f16(uint16_t* p, F8 v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                     _mm256_cvtps_ph(v.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  static F8 load_bf16(const uint16_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  // Round to nearest even as f32_to_bf16 does; NaN keeps its sign and top payload, made quiet.
+  static void store_bf16(uint16_t* p, F8 v) {
+    const __m256i u = _mm256_castps_si256(v.v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd), 16);
+    const __m256i nan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(v.v, v.v, _CMP_UNORD_Q));
+    const __m256i r = _mm256_blendv_epi8(rounded, nan, is_nan);
+    // Pack 8 x 32 to 8 x 16: packus works per 128-bit lane, the permute puts the halves in order.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+  }
+};
+
+}  // namespace
+
+const KernelTable kAvx2Kernels = make_kernel_table<Avx2Vec>("avx2");
+
+}  // namespace cpu
+}  // namespace torch_sigmoid_ext
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#endif  // TORCH_SIGMOID_EXT_X86

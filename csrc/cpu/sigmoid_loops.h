@@ -1,0 +1,144 @@
+// The elementwise loops, written once over an ISA's vector types. Each variant file
+// (sigmoid_kernel_<isa>.cpp) defines its vector types and instantiates these templates.
+//
+// Contiguous runs take the vector path; the tail and strided runs take the scalar path. Both run
+// the same formula from sigmoid_math.h, so they give the same bits.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "../sigmoid_math.h"
+#include "sigmoid_kernel.h"
+
+namespace torch_sigmoid_ext {
+namespace cpu {
+namespace {
+
+// How a storage type is loaded into, computed in and stored from registers. `Vec` provides
+// the vector types: VF (float lanes), VD (double lanes), their widths and the conversions.
+template <class Vec>
+struct Float32Io {
+  using Storage = float;
+  using Consts = F32Consts;
+  using V = typename Vec::VF;
+  static constexpr int kWidth = Vec::kWidthF;
+  static V load(const float* p) { return Vec::load_f32(p); }
+  static void store(float* p, V v) { Vec::store_f32(p, v); }
+  static float widen(float s) { return s; }
+  static float narrow(float s) { return s; }
+};
+
+template <class Vec>
+struct Float64Io {
+  using Storage = double;
+  using Consts = F64Consts;
+  using V = typename Vec::VD;
+  static constexpr int kWidth = Vec::kWidthD;
+  static V load(const double* p) { return Vec::load_f64(p); }
+  static void store(double* p, V v) { Vec::store_f64(p, v); }
+  static double widen(double s) { return s; }
+  static double narrow(double s) { return s; }
+};
+
+// 16-bit types compute in float32 and round once on the way out.
+template <class Vec>
+struct Float16Io {
+  using Storage = uint16_t;
+  using Consts = F32Consts;
+  using V = typename Vec::VF;
+  static constexpr int kWidth = Vec::kWidthF;
+  static V load(const uint16_t* p) { return Vec::load_f16(p); }
+  static void store(uint16_t* p, V v) { Vec::store_f16(p, v); }
+  static float widen(uint16_t s) { return f16_to_f32(s); }
+  static uint16_t narrow(float s) { return f32_to_f16(s); }
+};
+
+template <class Vec>
+struct BFloat16Io {
+  using Storage = uint16_t;
+  using Consts = F32Consts;
+  using V = typename Vec::VF;
+  static constexpr int kWidth = Vec::kWidthF;
+  static V load(const uint16_t* p) { return Vec::load_bf16(p); }
+  static void store(uint16_t* p, V v) { Vec::store_bf16(p, v); }
+  static float widen(uint16_t s) { return bf16_to_f32(s); }
+  static uint16_t narrow(float s) { return f32_to_bf16(s); }
+};
+
+template <class Io>
+void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stride,
+                  int64_t n) {
+  using S = typename Io::Storage;
+  using C = typename Io::Consts;
+  constexpr int W = Io::kWidth;
+  if (out_stride == sizeof(S) && in_stride == sizeof(S)) {
+    const S* x = reinterpret_cast<const S*>(in);
+    S* y = reinterpret_cast<S*>(out);
+    int64_t i = 0;
+    if constexpr (W > 1) {
+      // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
+      // busy.
+      for (; i + 2 * W <= n; i += 2 * W) {
+        const auto a = Io::load(x + i);
+        const auto b = Io::load(x + i + W);
+        Io::store(y + i, sigmoid_formula<C>(a));
+        Io::store(y + i + W, sigmoid_formula<C>(b));
+      }
+      for (; i + W <= n; i += W) {
+        Io::store(y + i, sigmoid_formula<C>(Io::load(x + i)));
+      }
+    }
+    for (; i < n; ++i) {
+      y[i] = Io::narrow(sigmoid_formula<C>(Io::widen(x[i])));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const S s = *reinterpret_cast<const S*>(in + i * in_stride);
+    *reinterpret_cast<S*>(out + i * out_stride) = Io::narrow(sigmoid_formula<C>(Io::widen(s)));
+  }
+}
+
+template <class Io>
+void backward_loop(char* out, const char* grad, const char* y, int64_t out_stride,
+                   int64_t grad_stride, int64_t y_stride, int64_t n) {
+  using S = typename Io::Storage;
+  constexpr int W = Io::kWidth;
+  if (out_stride == sizeof(S) && grad_stride == sizeof(S) && y_stride == sizeof(S)) {
+    const S* g = reinterpret_cast<const S*>(grad);
+    const S* yy = reinterpret_cast<const S*>(y);
+    S* o = reinterpret_cast<S*>(out);
+    int64_t i = 0;
+    if constexpr (W > 1) {
+      for (; i + W <= n; i += W) {
+        Io::store(o + i, sigmoid_backward_formula(Io::load(g + i), Io::load(yy + i)));
+      }
+    }
+    for (; i < n; ++i) {
+      o[i] = Io::narrow(sigmoid_backward_formula(Io::widen(g[i]), Io::widen(yy[i])));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const S gs = *reinterpret_cast<const S*>(grad + i * grad_stride);
+    const S ys = *reinterpret_cast<const S*>(y + i * y_stride);
+    *reinterpret_cast<S*>(out + i * out_stride) =
+        Io::narrow(sigmoid_backward_formula(Io::widen(gs), Io::widen(ys)));
+  }
+}
+
+template <class Vec>
+constexpr KernelTable make_kernel_table(const char* name) {
+  return KernelTable{
+      name,
+      {&forward_loop<Float32Io<Vec>>, &forward_loop<Float64Io<Vec>>,
+       &forward_loop<Float16Io<Vec>>, &forward_loop<BFloat16Io<Vec>>},
+      {&backward_loop<Float32Io<Vec>>, &backward_loop<Float64Io<Vec>>,
+       &backward_loop<Float16Io<Vec>>, &backward_loop<BFloat16Io<Vec>>},
+  };
+}
+
+}  // namespace
+}  // namespace cpu
+}  // namespace torch_sigmoid_ext

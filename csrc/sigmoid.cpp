@@ -1,0 +1,74 @@
+// The op schemas and the Python module. Kernels register per device in cpu/ and cuda/; fake
+// kernels and autograd live in Python (torch_sigmoid_ext/_fake.py, autograd.py).
+#include <torch/extension.h>
+#include <torch/library.h>
+#include <torch/version.h>
+
+#include "cpu/sigmoid_kernel.h"
+
+#ifndef TORCH_SIGMOID_EXT_CUDA_ARCHS
+#define TORCH_SIGMOID_EXT_CUDA_ARCHS ""
+#endif
+
+TORCH_LIBRARY(torch_sigmoid_ext, m) {
+  // Schemas mirror ATen's sigmoid, sigmoid_, sigmoid.out and sigmoid_backward.
+  // pt2_compliant_tag: each op passes torch.library.opcheck (tests/test_ops.py).
+  const std::vector<at::Tag> tags = {at::Tag::pointwise, at::Tag::pt2_compliant_tag};
+  m.def("sigmoid(Tensor self) -> Tensor", tags);
+  m.def("sigmoid_(Tensor(a!) self) -> Tensor(a!)", tags);
+  m.def("sigmoid.out(Tensor self, *, Tensor(a!) out) -> Tensor(a!)", tags);
+  m.def("sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", tags);
+}
+
+namespace {
+
+pybind11::dict build_info() {
+  namespace py = pybind11;
+  py::dict info;
+  info["torch_version"] = TORCH_VERSION;
+#ifdef TORCH_SIGMOID_EXT_WITH_CUDA
+  info["cuda"] = true;
+#else
+  info["cuda"] = false;
+#endif
+  std::vector<std::string> archs;
+  std::string list = TORCH_SIGMOID_EXT_CUDA_ARCHS;
+  for (size_t start = 0; start < list.size();) {
+    size_t end = list.find(';', start);
+    if (end == std::string::npos) end = list.size();
+    if (end > start) archs.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  info["cuda_archs"] = archs;
+  info["cpu_variant"] = torch_sigmoid_ext::cpu::active_kernels().name;
+  info["cpu_variants_supported"] = std::string(torch_sigmoid_ext::cpu::supported_variants());
+#if defined(__VERSION__)
+  info["compiler"] = __VERSION__;
+#endif
+  return info;
+}
+
+// sigmoid for callers that need no gradient: the dispatcher below the autograd layer, which
+// skips the Python autograd kernel and most of the per-call cost.
+at::Tensor sigmoid_no_autograd(const at::Tensor& x) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torch_sigmoid_ext::sigmoid", "")
+                             .typed<at::Tensor(const at::Tensor&)>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.call(x);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "torch_sigmoid_ext native library: registers the torch_sigmoid_ext ops";
+  m.def("build_info", &build_info, "How this build was made and which CPU kernels it runs.");
+  m.def("_sigmoid_no_autograd", &sigmoid_no_autograd, pybind11::arg("input"),
+        pybind11::call_guard<pybind11::gil_scoped_release>(),
+        "sigmoid without the autograd layer (for inputs that need no gradient).");
+  m.def(
+      "_set_cpu_variant",
+      [](const std::string& name) { return torch_sigmoid_ext::cpu::set_active_kernels(name.c_str()); },
+      "Switch the CPU kernel variant for this process (tests and benchmarks); returns False if "
+      "this CPU cannot run it.");
+}

@@ -1,0 +1,228 @@
+// The sigmoid formulas, written once and shared by every kernel: the CPU's scalar and vector
+// loops (every ISA variant) and the CUDA kernels. No two code paths can drift apart.
+//
+// sigmoid(x) = 1 / (1 + e^-x), and d/dx sigmoid(x) = y * (1 - y) with y = sigmoid(x): the
+// backward needs only the saved output.
+//
+// The formulas are templates over a value type V: float or double for scalar code, or a SIMD
+// vector type that supplies the same operations (+, -, *, /, vfma, vabs, vlt, vselect and
+// vpow2_from_shifted). A vector loop therefore runs exactly the scalar operations, lane by lane,
+// and gives the same bits. To keep that true:
+// - every multiply-add that should fuse is an explicit vfma; build with -ffp-contract=off
+//   (nvcc: --fmad=false) so the compiler fuses nothing else;
+// - this header includes only standard headers and gives everything internal linkage, so a
+//   translation unit compiled for AVX2 or AVX-512 cannot hand its copy of a function to
+//   generic code;
+// - 16-bit values travel as raw bits (uint16_t). The conversions are written here, round to
+//   nearest even, and match what F16C, AVX-512 and CUDA's conversion instructions do.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define TSE_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define TSE_HOST_DEVICE inline
+#endif
+
+namespace torch_sigmoid_ext {
+namespace {  // internal linkage: see the header comment
+
+TSE_HOST_DEVICE uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+TSE_HOST_DEVICE float bits_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+TSE_HOST_DEVICE uint64_t double_bits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof(u));
+  return u;
+}
+TSE_HOST_DEVICE double bits_double(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, sizeof(d));
+  return d;
+}
+
+// The constants of each precision. e^z = 2^n * e^r with |r| <= ln2/2, n found by adding a
+// shifter (1.5 * 2^mantissa_bits) so that round-to-nearest leaves n in the low mantissa bits.
+// The scale 2^n is applied as 2^(n + kBias), which is always a normal number, then 2^-kBias at
+// the very end, so that a subnormal result is rounded once.
+struct F32Consts {
+  using Bits = uint32_t;
+  static constexpr float kMinZ = -110.0f;  // sigmoid(x) < 2^-150 rounds to 0 below this
+  static constexpr float kLog2e = 1.44269504088896341f;
+  static constexpr float kLn2Hi = 0.693145751953125f;  // n * kLn2Hi is exact (Cody-Waite)
+  static constexpr float kLn2Lo = 1.42860682030941723212e-6f;
+  static constexpr float kShifter = 12582912.0f;  // 1.5 * 2^23
+  static constexpr int kMantissaBits = 23;
+  static constexpr int kExpBias = 127;
+  static constexpr int kBias = 64;
+  static constexpr float kUnbias = 0x1p-64f;
+};
+
+struct F64Consts {
+  using Bits = uint64_t;
+  static constexpr double kMinZ = -760.0;  // sigmoid(x) < 2^-1075 below about -745.2
+  static constexpr double kLog2e = 1.4426950408889634074;
+  static constexpr double kLn2Hi = 0.693147180369123816490;  // 32 significant bits
+  static constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  static constexpr double kShifter = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr int kMantissaBits = 52;
+  static constexpr int kExpBias = 1023;
+  static constexpr int kBias = 128;
+  static constexpr double kUnbias = 0x1p-128;
+};
+
+// Scalar versions of the operations the formulas use. Vector types provide the same names.
+TSE_HOST_DEVICE float vfma(float a, float b, float c) { return fmaf(a, b, c); }
+TSE_HOST_DEVICE double vfma(double a, double b, double c) { return fma(a, b, c); }
+TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
+TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
+TSE_HOST_DEVICE bool vlt(float a, float b) { return a < b; }
+TSE_HOST_DEVICE bool vlt(double a, double b) { return a < b; }
+TSE_HOST_DEVICE float vselect(bool m, float a, float b) { return m ? a : b; }
+TSE_HOST_DEVICE double vselect(bool m, double a, double b) { return m ? a : b; }
+// t = z * log2(e) + shifter holds n in its low bits; returns 2^(n + kBias).
+TSE_HOST_DEVICE float vpow2_from_shifted(float t) {
+  using C = F32Consts;
+  return bits_float((float_bits(t) - float_bits(C::kShifter) + C::kBias + C::kExpBias)
+                    << C::kMantissaBits);
+}
+TSE_HOST_DEVICE double vpow2_from_shifted(double t) {
+  using C = F64Consts;
+  return bits_double((double_bits(t) - double_bits(C::kShifter) + C::kBias + C::kExpBias)
+                     << C::kMantissaBits);
+}
+
+// e^r for |r| <= ln2/2 by Horner on the Taylor series (truncation error below 6e-9 relative
+// for float, below 5e-18 for double).
+template <typename V>
+TSE_HOST_DEVICE V exp_poly(V r, F32Consts) {
+  V q = vfma(V(0.000198412698412698413f), r, V(0.00138888888888888889f));  // 1/7!, 1/6!
+  q = vfma(q, r, V(0.00833333333333333333f));
+  q = vfma(q, r, V(0.0416666666666666667f));
+  q = vfma(q, r, V(0.166666666666666667f));
+  q = vfma(q, r, V(0.5f));
+  q = vfma(q, r, V(1.0f));
+  return vfma(q, r, V(1.0f));
+}
+
+template <typename V>
+TSE_HOST_DEVICE V exp_poly(V r, F64Consts) {
+  V q = vfma(V(1.6059043836821614599e-10), r, V(2.0876756987868098979e-9));  // 1/13!, 1/12!
+  q = vfma(q, r, V(2.5052108385441718775e-8));
+  q = vfma(q, r, V(2.7557319223985890653e-7));
+  q = vfma(q, r, V(2.7557319223985890653e-6));
+  q = vfma(q, r, V(2.4801587301587301587e-5));
+  q = vfma(q, r, V(1.9841269841269841270e-4));
+  q = vfma(q, r, V(1.3888888888888888889e-3));
+  q = vfma(q, r, V(8.3333333333333333333e-3));
+  q = vfma(q, r, V(4.1666666666666666667e-2));
+  q = vfma(q, r, V(1.6666666666666666667e-1));
+  q = vfma(q, r, V(0.5));
+  q = vfma(q, r, V(1.0));
+  return vfma(q, r, V(1.0));
+}
+
+// sigmoid(x), within 2 ULP of the exact value for every input, subnormal results included
+// (the exhaustive float32 sweep measures 1.48 ULP). With z = -|x| <= 0 and e = e^z in (0, 1]:
+//   x >= 0: sigmoid(x) = 1 / (1 + e)
+//   x <  0: sigmoid(x) = e / (1 + e)   (never 1 - sigmoid(-x), which cancels)
+// so nothing overflows, and below x = -87.3, where the float result is subnormal, it keeps its
+// precision instead of flushing to zero. NaN flows through every step and comes out NaN.
+// C is F32Consts or F64Consts; V is its scalar type or a vector of it.
+template <typename C, typename V>
+TSE_HOST_DEVICE V sigmoid_formula(V x) {
+  const V one(1);
+  V z = -vabs(x);
+  z = vselect(vlt(z, V(C::kMinZ)), V(C::kMinZ), z);  // NaN compares false and stays
+  const V t = vfma(z, V(C::kLog2e), V(C::kShifter));
+  const V n = t - V(C::kShifter);
+  V r = vfma(n, V(-C::kLn2Hi), z);
+  r = vfma(n, V(-C::kLn2Lo), r);
+  const V a = exp_poly(r, C()) * vpow2_from_shifted(t);  // e^z * 2^kBias, exact scaling
+  const V unbias(C::kUnbias);
+  const V e = a * unbias;  // e^z, rounded once even where it is subnormal
+  // d = 1 + e, held exactly as dh + dl (Fast2Sum, since 1 >= e).
+  const V dh = one + e;
+  const V dl = e - (dh - one);
+  // num / d with one Newton step against the exact d: the quotient is then off by little more
+  // than its final rounding. That step is what keeps the formula within 2 ULP.
+  const auto negative = vlt(x, V(0));
+  const V num = vselect(negative, a, one);
+  const V rcp = one / dh;
+  const V q0 = num * rcp;
+  const V res = vfma(-q0, dh, num) - q0 * dl;
+  const V quot = vfma(res, rcp, q0);
+  // For x < 0 this multiply scales into the subnormal range with a single rounding.
+  return vselect(negative, quot * unbias, quot);
+}
+
+// d/dx sigmoid(x) = y * (1 - y): only the saved output is needed. (1 - y) is exact for
+// y >= 1/2, and the product order is ATen's.
+template <typename V>
+TSE_HOST_DEVICE V sigmoid_backward_formula(V g, V y) {
+  return g * (V(1) - y) * y;
+}
+
+TSE_HOST_DEVICE float sigmoid_f32(float x) { return sigmoid_formula<F32Consts>(x); }
+TSE_HOST_DEVICE double sigmoid_f64(double x) { return sigmoid_formula<F64Consts>(x); }
+
+// 16-bit conversions, round to nearest even. NaN becomes a quiet NaN with the same sign and the
+// top payload bits, as the hardware conversions do.
+TSE_HOST_DEVICE float bf16_to_f32(uint16_t h) {
+  return bits_float(static_cast<uint32_t>(h) << 16);
+}
+
+TSE_HOST_DEVICE uint16_t f32_to_bf16(float f) {
+  const uint32_t u = float_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) {
+    return static_cast<uint16_t>((u >> 16) | 0x0040u);
+  }
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+TSE_HOST_DEVICE float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t man = h & 0x3ffu;
+  if (exp == 0x1fu) {  // inf or NaN
+    return bits_float(sign | 0x7f800000u | (man << 13));
+  }
+  if (exp == 0) {  // zero or subnormal: man * 2^-24, exact in float
+    const float mag = static_cast<float>(man) * 5.9604644775390625e-8f;
+    return sign ? -mag : mag;
+  }
+  return bits_float(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+TSE_HOST_DEVICE uint16_t f32_to_f16(float f) {
+  const uint32_t u = float_bits(f);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) {  // NaN: quiet it, keep the top payload bits
+    return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  }
+  if (a >= 0x477ff000u) {  // rounds to or past 65520: infinity
+    return static_cast<uint16_t>(sign | 0x7c00u);
+  }
+  if (a < 0x38800000u) {  // below 2^-14: the result is subnormal (or zero)
+    // Adding 0.5 lines the value up so that the FPU's own round-to-nearest-even rounds at
+    // 2^-24; the low bits are then the half's subnormal payload.
+    const float shifted = bits_float(a) + 0.5f;
+    return static_cast<uint16_t>(sign | (float_bits(shifted) - 0x3f000000u));
+  }
+  const uint32_t odd = (a >> 13) & 1u;
+  return static_cast<uint16_t>(sign | ((a + 0xc8000fffu + odd) >> 13));
+}
+
+}  // namespace
+}  // namespace torch_sigmoid_ext

@@ -1,0 +1,141 @@
+#include "sigmoid_ops.h"
+
+#include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
+#include <ATen/native/Resize.h>
+#include <c10/core/ScalarType.h>
+#include <c10/util/Exception.h>
+
+namespace torch_sigmoid_ext {
+namespace {
+
+// As torch.sigmoid: integer and bool inputs give the default float dtype.
+// Kernels read raw memory, so a lazy conjugate or negation (x.conj(), torch._neg_view) is
+// materialized first. Both calls return the tensor itself when no such bit is set.
+at::Tensor materialized(const at::Tensor& t) { return t.resolve_conj().resolve_neg(); }
+
+bool has_lazy_bits(const at::Tensor& t) { return t.is_conj() || t.is_neg(); }
+
+c10::ScalarType result_dtype(const at::Tensor& self) {
+  const auto dtype = self.scalar_type();
+  if (c10::isFloatingType(dtype) || c10::isComplexType(dtype)) {
+    return dtype;
+  }
+  return c10::typeMetaToScalarType(c10::get_default_dtype());
+}
+
+void check_dense(const at::Tensor& t, const char* op, const char* name) {
+  TORCH_CHECK(t.layout() == c10::kStrided, "torch_sigmoid_ext.", op, ": ", name, " has layout ",
+              t.layout(), ", but only strided (dense) tensors are supported; convert it with ",
+              ".to_dense() first");
+  TORCH_CHECK(!t.is_quantized(), "torch_sigmoid_ext.", op, ": ", name,
+              " is quantized, which is not supported; call .dequantize() first");
+}
+
+void check_supported_dtype(c10::ScalarType dtype, const char* op, const char* name) {
+  TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
+                  dtype == at::kBFloat16 || dtype == at::kComplexFloat ||
+                  dtype == at::kComplexDouble,
+              "torch_sigmoid_ext.", op, ": ", name, " has dtype ", dtype,
+              ", which is not supported; use float32, float64, float16, bfloat16, complex64 or "
+              "complex128");
+}
+
+}  // namespace
+
+at::Tensor sigmoid_with(ForwardKernel kernel, const at::Tensor& self) {
+  check_dense(self, "sigmoid", "the input");
+  const auto dtype = result_dtype(self);
+  check_supported_dtype(dtype, "sigmoid", "the input");
+  const at::Tensor input = materialized(self.scalar_type() == dtype ? self : self.to(dtype));
+  // Preserve keeps the input's strides when it is dense (channels_last, transposed, ...).
+  at::Tensor out = at::empty_like(input, at::MemoryFormat::Preserve);
+  if (out.numel() != 0) {
+    kernel(out, input);
+  }
+  return out;
+}
+
+at::Tensor& sigmoid_inplace_with(ForwardKernel kernel, at::Tensor& self) {
+  check_dense(self, "sigmoid_", "the input");
+  const auto dtype = self.scalar_type();
+  TORCH_CHECK(c10::isFloatingType(dtype) || c10::isComplexType(dtype),
+              "torch_sigmoid_ext.sigmoid_: in-place sigmoid needs a floating-point or complex "
+              "tensor, but got ",
+              dtype, "; use torch_sigmoid_ext.sigmoid(x), which returns a new tensor");
+  check_supported_dtype(dtype, "sigmoid_", "the input");
+  TORCH_CHECK(at::has_internal_overlap(self) != at::MemOverlap::Yes,
+              "torch_sigmoid_ext.sigmoid_: the tensor has elements that share memory (an "
+              "expanded view?), so writing the result in place is ill-defined; call .clone() "
+              "first or use torch_sigmoid_ext.sigmoid(x)");
+  if (self.numel() == 0) {
+    return self;
+  }
+  if (has_lazy_bits(self)) {
+    self.copy_(sigmoid_with(kernel, self));  // copy_ writes through the lazy bit
+  } else {
+    kernel(self, self);
+  }
+  return self;
+}
+
+at::Tensor& sigmoid_out_with(ForwardKernel kernel, const at::Tensor& self, at::Tensor& out) {
+  // Every check comes before the first write, so a failed call leaves out as it was.
+  check_dense(self, "sigmoid", "the input");
+  check_dense(out, "sigmoid", "out");
+  TORCH_CHECK(out.device() == self.device(), "torch_sigmoid_ext.sigmoid: out is on ",
+              out.device(), " but the input is on ", self.device(),
+              "; pass an out tensor on the input's device");
+  const auto dtype = result_dtype(self);
+  check_supported_dtype(dtype, "sigmoid", "the input");
+  TORCH_CHECK(c10::canCast(dtype, out.scalar_type()),
+              "torch_sigmoid_ext.sigmoid: the result has dtype ", dtype,
+              ", which can't be cast to out's dtype ", out.scalar_type(),
+              "; pass a floating-point out tensor");
+  TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes,
+              "torch_sigmoid_ext.sigmoid: out has elements that share memory (an expanded "
+              "view?); pass a tensor that owns each of its elements");
+  const auto overlap = at::get_overlap_status(out, self);
+  TORCH_CHECK(overlap != at::MemOverlapStatus::Partial,
+              "torch_sigmoid_ext.sigmoid: out partially overlaps the input; pass a separate out "
+              "tensor, or the input itself to work in place");
+  const bool in_place = overlap == at::MemOverlapStatus::Full;
+  TORCH_CHECK(!in_place || out.scalar_type() == self.scalar_type(),
+              "torch_sigmoid_ext.sigmoid: out is the input viewed as another dtype; pass a "
+              "separate out tensor");
+
+  at::native::resize_output(out, self.sizes());
+  if (out.numel() == 0) {
+    return out;
+  }
+  if (out.scalar_type() == dtype && !has_lazy_bits(out)) {
+    kernel(out, materialized(self.scalar_type() == dtype ? self : self.to(dtype)));
+  } else {
+    out.copy_(sigmoid_with(kernel, self));
+  }
+  return out;
+}
+
+at::Tensor sigmoid_backward_with(BackwardKernel kernel, const at::Tensor& grad_output,
+                                 const at::Tensor& output) {
+  check_dense(grad_output, "sigmoid_backward", "grad_output");
+  check_dense(output, "sigmoid_backward", "output");
+  TORCH_CHECK(grad_output.device() == output.device(),
+              "torch_sigmoid_ext.sigmoid_backward: grad_output is on ", grad_output.device(),
+              " but output is on ", output.device(), "; move both to the same device");
+  TORCH_CHECK(grad_output.sizes() == output.sizes(),
+              "torch_sigmoid_ext.sigmoid_backward: grad_output has shape ", grad_output.sizes(),
+              " but output has shape ", output.sizes(), "; they must be the same shape");
+  TORCH_CHECK(grad_output.scalar_type() == output.scalar_type(),
+              "torch_sigmoid_ext.sigmoid_backward: grad_output has dtype ",
+              grad_output.scalar_type(), " but output has dtype ", output.scalar_type(),
+              "; they must have the same dtype");
+  check_supported_dtype(output.scalar_type(), "sigmoid_backward", "output");
+  at::Tensor grad_input = at::empty_like(output, at::MemoryFormat::Preserve);
+  if (grad_input.numel() != 0) {
+    kernel(grad_input, materialized(grad_output), materialized(output));
+  }
+  return grad_input;
+}
+
+}  // namespace torch_sigmoid_ext

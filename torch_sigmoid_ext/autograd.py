@@ -1,0 +1,120 @@
+"""Autograd for the ops. The derivative is written once, here, and used everywhere: by the
+dispatcher-level registrations (so `torch.ops.torch_sigmoid_ext.sigmoid` is differentiable when
+called directly) and by `SigmoidFunction`.
+
+    y = sigmoid(x)                          dy/dx = y * (1 - y)
+    sigmoid_backward(g, y) = g * y * (1 - y)
+
+Only the output y is saved for backward, never the input x. For complex tensors the formulas
+carry conjugates as ATen's do.
+"""
+
+import torch
+
+_ops = torch.ops.torch_sigmoid_ext
+
+
+def sigmoid_vjp(grad, output):
+    """Gradient of sigmoid at the input, from the saved output: grad * y * (1 - y)."""
+    return _ops.sigmoid_backward(grad, output)
+
+
+def sigmoid_backward_vjp(grad, grad_output, output, needs_grad_output=True, needs_output=True):
+    """Gradients of sigmoid_backward(grad_output, output), as ATen's derivatives.yaml has them:
+
+    d/d grad_output = sigmoid_backward(grad, conj(output))
+    d/d output      = conj(grad) * grad_output * (1 - 2 conj(output))
+    """
+    grad_grad_output = grad_output_grad = None
+    if needs_grad_output:
+        grad_grad_output = _ops.sigmoid_backward(grad, output.conj())
+    if needs_output:
+        grad_output_grad = grad.conj() * grad_output * (1 - 2 * output.conj())
+    return grad_grad_output, grad_output_grad
+
+
+class SigmoidFunction(torch.autograd.Function):
+    """sigmoid as an autograd Function: runs the C++ op and saves only its output."""
+
+    @staticmethod
+    def forward(x):
+        return _ops.sigmoid(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (output,) = ctx.saved_tensors
+        return sigmoid_vjp(grad, output)
+
+
+class SigmoidInplaceFunction(torch.autograd.Function):
+    """sigmoid_ under autograd: the tensor is overwritten by its output, which is saved."""
+
+    @staticmethod
+    def forward(ctx, x):
+        _ops.sigmoid_(x)  # grad mode is off in here: the no-grad path of the kernel below
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (output,) = ctx.saved_tensors
+        return sigmoid_vjp(grad, output)
+
+
+def _needs_grad(*tensors):
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _sigmoid_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(output)
+
+
+def _sigmoid_backward(ctx, grad):
+    (output,) = ctx.saved_tensors
+    return sigmoid_vjp(grad, output)
+
+
+def _sigmoid_backward_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+
+
+def _sigmoid_backward_backward(ctx, grad):
+    grad_output, output = ctx.saved_tensors
+    return sigmoid_backward_vjp(grad, grad_output, output, *ctx.needs_input_grad)
+
+
+def _sigmoid__autograd(x):
+    if _needs_grad(x):
+        return SigmoidInplaceFunction.apply(x)
+    with torch._C._AutoDispatchBelowAutograd():
+        return _ops.sigmoid_(x)
+
+
+def _sigmoid_out_autograd(x, *, out):
+    if _needs_grad(x, out):
+        raise RuntimeError(
+            "torch_sigmoid_ext.sigmoid(): functions with out=... arguments don't support "
+            "automatic differentiation, but one of the arguments requires grad; call it "
+            "without out= to get a gradient"
+        )
+    with torch._C._AutoDispatchBelowAutograd():
+        return _ops.sigmoid.out(x, out=out)
+
+
+torch.library.register_autograd(
+    "torch_sigmoid_ext::sigmoid", _sigmoid_backward, setup_context=_sigmoid_setup_context
+)
+torch.library.register_autograd(
+    "torch_sigmoid_ext::sigmoid_backward",
+    _sigmoid_backward_backward,
+    setup_context=_sigmoid_backward_setup_context,
+)
+# register_autograd takes functional ops only; the mutating ones get their Autograd kernels here.
+_lib = torch.library.Library("torch_sigmoid_ext", "IMPL")
+_lib.impl("sigmoid_", _sigmoid__autograd, "Autograd")
+_lib.impl("sigmoid.out", _sigmoid_out_autograd, "Autograd")

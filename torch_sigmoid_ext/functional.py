@@ -1,0 +1,43 @@
+"""The functional API: torch_sigmoid_ext.sigmoid and torch_sigmoid_ext.sigmoid_."""
+
+import torch
+
+from ._extension import _C
+from .autograd import SigmoidFunction
+
+_ops = torch.ops.torch_sigmoid_ext
+
+
+def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
+    """Elementwise sigmoid, 1 / (1 + exp(-input)): a drop-in for ``torch.sigmoid``.
+
+    Args:
+        input: a tensor of any shape and layout on the CPU or a CUDA device. float32, float64,
+            float16, bfloat16 (computed in float32, rounded once), complex64 and complex128 are
+            supported; integer and bool inputs give the default float dtype.
+        out: optional tensor to write into, as torch's ``out=``: resized to input's shape if
+            needed; its dtype must be one the result can be cast to. Not differentiable.
+
+    Returns:
+        A tensor of input's shape, and its strides when input is dense (channels_last stays
+        channels_last). Differentiable, including double backward; only the output is saved.
+    """
+    if out is not None:
+        return _ops.sigmoid.out(input, out=out)
+    if input.requires_grad and torch.is_grad_enabled():
+        return SigmoidFunction.apply(input)
+    if torch.compiler.is_compiling():
+        return _ops.sigmoid(input)
+    # No gradient needed: straight to the kernel, past the Python autograd layer.
+    return _C._sigmoid_no_autograd(input)
+
+
+def sigmoid_(input: torch.Tensor) -> torch.Tensor:
+    """In-place sigmoid, a drop-in for ``torch.sigmoid_`` / ``Tensor.sigmoid_``.
+
+    input must be floating-point or complex and must not have elements that share memory.
+    Under autograd it follows torch's rules: allowed on a tensor that is not a leaf (the
+    overwritten values are the saved output), an error on a leaf that requires grad.
+    Returns input.
+    """
+    return _ops.sigmoid_(input)
