@@ -11,12 +11,16 @@
 #endif
 
 TORCH_LIBRARY(torch_sigmoid_ext, m) {
-  // Schemas mirror ATen's sigmoid, sigmoid_, sigmoid.out and sigmoid_backward.
+  // Names and argument order mirror ATen's sigmoid, sigmoid_, sigmoid.out and sigmoid_backward.
+  // The mutating ones return nothing, unlike ATen's: torch.library's rule for custom ops that
+  // mutate an argument, which lets torch.compile functionalize them. The Python functions
+  // return the mutated tensor, as torch's do. The argument is `input`, not ATen's `self`, which
+  // torch.library warns is ambiguous for custom ops.
   // pt2_compliant_tag: each op passes torch.library.opcheck (tests/test_ops.py).
   const std::vector<at::Tag> tags = {at::Tag::pointwise, at::Tag::pt2_compliant_tag};
-  m.def("sigmoid(Tensor self) -> Tensor", tags);
-  m.def("sigmoid_(Tensor(a!) self) -> Tensor(a!)", tags);
-  m.def("sigmoid.out(Tensor self, *, Tensor(a!) out) -> Tensor(a!)", tags);
+  m.def("sigmoid(Tensor input) -> Tensor", tags);
+  m.def("sigmoid_(Tensor(a!) input) -> ()", tags);
+  m.def("sigmoid.out(Tensor input, *, Tensor(a!) out) -> ()", tags);
   m.def("sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", tags);
 }
 

@@ -48,7 +48,6 @@ def _sigmoid__fake(x):
             "tensor"
         )
     _check_dtype(x.dtype, "sigmoid_", "the input")
-    return x
 
 
 @torch.library.register_fake(f"{_NAMESPACE}::sigmoid.out")
@@ -62,7 +61,6 @@ def _sigmoid_out_fake(x, *, out):
         )
     if out.shape != x.shape:
         out.resize_(x.shape)
-    return out
 
 
 @torch.library.register_fake(f"{_NAMESPACE}::sigmoid_backward")

@@ -88,11 +88,36 @@ def _sigmoid_backward_backward(ctx, grad):
     return sigmoid_backward_vjp(grad, grad_output, output, *ctx.needs_input_grad)
 
 
+def _bump_version(t):
+    # As ATen's in-place kernels do, so that autograd notices a saved tensor was overwritten.
+    if not t.is_inference():
+        torch.autograd.graph.increment_version(t)
+
+
+def _check_inplace_allowed(x):
+    # torch.sigmoid_'s rule, checked before anything is written so that a refused call leaves
+    # the tensor as it was (autograd's own check comes after the kernel has run).
+    if x.is_leaf:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation "
+            "(torch_sigmoid_ext.sigmoid_); apply it to a copy, or under torch.no_grad()"
+        )
+    if x._is_view() and x._base.is_leaf and x._base.requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place "
+            "operation (torch_sigmoid_ext.sigmoid_); apply it to a copy, or under "
+            "torch.no_grad()"
+        )
+
+
 def _sigmoid__autograd(x):
     if _needs_grad(x):
-        return SigmoidInplaceFunction.apply(x)
+        _check_inplace_allowed(x)
+        SigmoidInplaceFunction.apply(x)  # mark_dirty bumps the version
+        return
     with torch._C._AutoDispatchBelowAutograd():
-        return _ops.sigmoid_(x)
+        _ops.sigmoid_(x)
+    _bump_version(x)
 
 
 def _sigmoid_out_autograd(x, *, out):
@@ -103,7 +128,8 @@ def _sigmoid_out_autograd(x, *, out):
             "without out= to get a gradient"
         )
     with torch._C._AutoDispatchBelowAutograd():
-        return _ops.sigmoid.out(x, out=out)
+        _ops.sigmoid.out(x, out=out)
+    _bump_version(out)
 
 
 torch.library.register_autograd(

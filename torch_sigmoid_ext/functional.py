@@ -23,7 +23,8 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         channels_last). Differentiable, including double backward; only the output is saved.
     """
     if out is not None:
-        return _ops.sigmoid.out(input, out=out)
+        _ops.sigmoid.out(input, out=out)
+        return out
     if input.requires_grad and torch.is_grad_enabled():
         return SigmoidFunction.apply(input)
     if torch.compiler.is_compiling():
@@ -40,4 +41,5 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     overwritten values are the saved output), an error on a leaf that requires grad.
     Returns input.
     """
-    return _ops.sigmoid_(input)
+    _ops.sigmoid_(input)
+    return input

@@ -125,10 +125,10 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
 
 at::Tensor sigmoid_cpu(const at::Tensor& self) { return sigmoid_with(sigmoid_kernel, self); }
 
-at::Tensor& sigmoid__cpu(at::Tensor& self) { return sigmoid_inplace_with(sigmoid_kernel, self); }
+void sigmoid__cpu(at::Tensor& self) { sigmoid_inplace_with(sigmoid_kernel, self); }
 
-at::Tensor& sigmoid_out_cpu(const at::Tensor& self, at::Tensor& out) {
-  return sigmoid_out_with(sigmoid_kernel, self, out);
+void sigmoid_out_cpu(const at::Tensor& self, at::Tensor& out) {
+  sigmoid_out_with(sigmoid_kernel, self, out);
 }
 
 at::Tensor sigmoid_backward_cpu(const at::Tensor& grad_output, const at::Tensor& output) {

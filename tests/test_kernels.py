@@ -1,0 +1,142 @@
+"""The CPU kernels: every ISA variant gives the same bits as the portable one, the vector path
+the same bits as the scalar path, whatever the length, offset, stride or thread count; and the
+accuracy bounds hold on a dense sample and on every 16-bit value."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import torch_sigmoid_ext as tse
+from torch_sigmoid_ext import _C
+from torch_sigmoid_ext import _numerics as num
+
+ops = torch.ops.torch_sigmoid_ext
+VARIANTS = tse.build_info()["cpu_variants_supported"].split(",")
+REAL = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+@pytest.fixture
+def variant():
+    """Restores the variant in use after a test switches it."""
+    original = tse.build_info()["cpu_variant"]
+    yield lambda name: _C._set_cpu_variant(name) or pytest.fail(f"cannot run {name}")
+    _C._set_cpu_variant(original)
+
+
+def _same_bits(a, b):
+    """Equal bit for bit, except that any NaN equals any NaN."""
+    both_nan = a.isnan() & b.isnan()
+    return bool(((a.view(_int_view(a.dtype)) == b.view(_int_view(b.dtype))) | both_nan).all())
+
+
+def _int_view(dtype):
+    return {8: torch.int64, 4: torch.int32, 2: torch.int16}[dtype.itemsize]
+
+
+def _sample(dtype, n=1 << 15):
+    return num.sample_inputs(dtype, n)
+
+
+def test_generic_variant_is_always_available():
+    assert "generic" in VARIANTS
+    assert tse.build_info()["cpu_variant"] in VARIANTS
+    assert _C._set_cpu_variant("no-such-variant") is False
+
+
+@pytest.mark.parametrize("name", [v for v in VARIANTS if v != "generic"])
+@pytest.mark.parametrize("dtype", REAL)
+def test_variant_matches_generic_bit_for_bit(variant, name, dtype):
+    x = _sample(dtype)
+    g = torch.randn(x.shape).to(dtype)
+    results = {}
+    for v in ("generic", name):
+        variant(v)
+        y = tse.sigmoid(x)
+        results[v] = (y, ops.sigmoid_backward(g, y.nan_to_num()))
+    assert _same_bits(results["generic"][0], results[name][0])
+    assert _same_bits(results["generic"][1], results[name][1])
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("dtype", REAL)
+def test_vector_and_scalar_paths_agree(variant, name, dtype):
+    variant(name)
+    base = _sample(dtype, 1 << 12)[:4000]
+    # Strided inputs take the scalar loop; contiguous runs the vector loop and a scalar tail.
+    strided = torch.stack([base, base], dim=1)[:, 0]
+    assert not strided.is_contiguous()
+    reference = tse.sigmoid(strided)
+    for offset in (0, 1, 3):
+        for length in (1, 7, 8, 15, 16, 17, 31, 33, 63, 100):
+            chunk = base[offset : offset + length]
+            assert _same_bits(tse.sigmoid(chunk), reference[offset : offset + length])
+    assert _same_bits(tse.sigmoid(base), reference)
+    g = torch.randn(base.shape).to(dtype)
+    y = reference.nan_to_num()
+    g_strided = torch.stack([g, g], dim=1)[:, 0]
+    assert _same_bits(ops.sigmoid_backward(g, y), ops.sigmoid_backward(g_strided, y))
+
+
+@pytest.mark.parametrize("dtype", REAL)
+def test_thread_count_does_not_change_bits(dtype):
+    x = _sample(dtype, 1 << 18)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = tse.sigmoid(x)
+        torch.set_num_threads(max(2, threads))
+        many = tse.sigmoid(x)
+    finally:
+        torch.set_num_threads(threads)
+    assert _same_bits(one, many)
+
+
+def test_environment_variable_forces_the_portable_variant():
+    code = "import torch_sigmoid_ext as t; print(t.build_info()['cpu_variant'])"
+    env = dict(os.environ, TORCH_SIGMOID_EXT_CPU_VARIANT="generic")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "generic"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_float32_dense_sample_within_2_ulp(variant, name):
+    variant(name)
+    x = torch.cat([
+        torch.linspace(-104, -87, 1 << 18),  # subnormal results, where torch.sigmoid gives 0
+        torch.linspace(-20, 20, 1 << 19),
+        torch.linspace(16.0, 17.5, 1 << 14),  # where the result reaches 1
+        (torch.rand(1 << 19) - 0.5) * 220,
+    ])
+    y = tse.sigmoid(x)
+    assert num.ulp_error(y, num.reference_sigmoid(x), torch.float32).max() <= 2
+    # Above ~16.6 the result is 1 or the float just below it, whichever is correctly rounded.
+    big = x > 16.6
+    assert torch.equal(y[big], num.rounded_reference(num.reference_sigmoid(x[big]), torch.float32))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_every_16_bit_value(dtype):
+    x = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16).view(dtype)
+    y = tse.sigmoid(x)
+    ref = num.reference_sigmoid(x)
+    assert num.ulp_error(y, ref, dtype).max() <= 1
+    correct = num.rounded_reference(ref, dtype)
+    finite = ~x.isnan()
+    assert (y[finite] == correct[finite]).double().mean() >= 0.999
+    # Backward: within 1 ULP of the extended-precision formula for the same g and y.
+    g = torch.randn(x.shape).to(dtype)
+    yf = y[finite]
+    b = ops.sigmoid_backward(g[finite], yf)
+    assert num.ulp_error(b, num.reference_sigmoid_backward(g[finite], yf), dtype).max() <= 1
+
+
+def test_float32_backward_within_3_ulp():
+    y = tse.sigmoid(torch.linspace(-30, 30, 1 << 18))
+    g = torch.randn(y.shape)
+    b = ops.sigmoid_backward(g, y)
+    assert np.max(num.ulp_error(b, num.reference_sigmoid_backward(g, y), torch.float32)) <= 3

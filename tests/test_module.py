@@ -1,0 +1,69 @@
+"""The nn.Module: drop-in behaviour, repr, state dicts, replace_sigmoid, training."""
+
+import torch
+from torch import nn
+
+import torch_sigmoid_ext as tse
+
+
+def test_module_matches_nn_sigmoid(device):
+    x = torch.randn(4, 7, device=device)
+    torch.testing.assert_close(tse.Sigmoid()(x), nn.Sigmoid()(x))
+    assert list(tse.Sigmoid().parameters()) == [] and list(tse.Sigmoid().buffers()) == []
+
+
+def test_repr():
+    assert repr(tse.Sigmoid()) == "Sigmoid()"
+    assert repr(tse.Sigmoid(inplace=True)) == "Sigmoid(inplace=True)"
+
+
+def test_inplace_module_overwrites_input(device):
+    x = torch.randn(5, device=device)
+    expected = tse.sigmoid(x)
+    out = tse.Sigmoid(inplace=True)(x)
+    assert out is x and torch.equal(x, expected)
+
+
+def _model(act):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), act(), nn.Sequential(nn.Linear(8, 1), act()))
+
+
+def test_state_dict_loads_either_way():
+    ours = tse.replace_sigmoid(_model(nn.Sigmoid))
+    theirs = _model(nn.Sigmoid)
+    theirs.load_state_dict(ours.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+
+
+def test_replace_sigmoid():
+    model = _model(nn.Sigmoid)
+    before = model(torch.randn(3, 4))
+    returned = tse.replace_sigmoid(model)
+    assert returned is model
+    assert isinstance(model[1], tse.Sigmoid) and isinstance(model[2][1], tse.Sigmoid)
+    assert not any(type(m) is nn.Sigmoid for m in model.modules())
+    torch.manual_seed(1)
+    x = torch.randn(3, 4)
+    torch.testing.assert_close(model(x), _model(nn.Sigmoid)(x))
+    assert before.shape == (3, 1)
+    assert isinstance(tse.replace_sigmoid(nn.Sigmoid()), tse.Sigmoid)
+
+
+def test_training_matches_nn_sigmoid():
+    x = torch.randn(64, 4)
+    target = (x.sum(1, keepdim=True) > 0).float()
+    results = []
+    for act in (nn.Sigmoid, tse.Sigmoid):
+        model = _model(act)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        for _ in range(20):
+            opt.zero_grad()
+            loss = nn.functional.binary_cross_entropy(model(x), target)
+            loss.backward()
+            opt.step()
+        results.append((loss.item(), [p.detach().clone() for p in model.parameters()]))
+    assert abs(results[0][0] - results[1][0]) < 1e-5
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -1,0 +1,84 @@
+"""The package around the ops: build facts, refusing a mismatched torch, the command line."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import torch
+
+import torch_sigmoid_ext as tse
+
+PACKAGE_DIR = os.path.dirname(tse.__file__)
+
+
+def _run(code, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, **kwargs
+    )
+
+
+def test_build_info():
+    info = tse.build_info()
+    assert info["torch_version"].split("+")[0] == torch.__version__.split("+")[0]
+    assert info["cuda"] == bool(info["cuda_archs"])
+    assert info["cpu_variant"] in info["cpu_variants_supported"].split(",")
+    assert info["version"] == tse.__version__
+
+
+def test_mismatched_torch_raises_import_error():
+    code = (
+        "import torch; torch.__version__ = '2.99.0'\n"
+        "try:\n    import torch_sigmoid_ext\nexcept ImportError as e:\n    print('IE', e)\n"
+    )
+    out = _run(code)
+    assert "IE torch_sigmoid_ext was built against torch" in out.stdout, out.stderr
+    assert "2.99.0" in out.stdout and "Rebuild" in out.stdout
+
+
+def test_unbuilt_source_tree_raises_import_error(tmp_path):
+    copy = tmp_path / "torch_sigmoid_ext"
+    shutil.copytree(
+        PACKAGE_DIR,
+        copy,
+        ignore=shutil.ignore_patterns("_C*.so", "_build_config.py", "__pycache__"),
+    )
+    # Drop an editable install's finder, which would otherwise find the built tree first.
+    code = (
+        "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
+        "repr(f).lower()]; import torch_sigmoid_ext"
+    )
+    out = _run(code, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert out.returncode != 0
+    assert "ImportError: torch_sigmoid_ext: the native extension is not built" in out.stderr
+    assert "pip install --no-build-isolation" in out.stderr
+
+
+def test_compare_command_quick():
+    out = subprocess.run(
+        [sys.executable, "-m", "torch_sigmoid_ext", "compare", "--quick", "--device", "cpu"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "agreement: OK" in out.stdout
+    assert "float32" in out.stdout and "torch" in out.stdout
+
+
+def test_help_lists_commands():
+    out = subprocess.run(
+        [sys.executable, "-m", "torch_sigmoid_ext", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    for command in ("compare", "benchmark", "accuracy"):
+        assert command in out.stdout
+
+
+def test_quickstart_example_trains():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "quickstart.py")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("accuracy ")[1].split("%")[0])
+    assert accuracy > 90
