@@ -3,6 +3,7 @@
 #include <torch/extension.h>
 #include <torch/library.h>
 #include <torch/version.h>
+#include <torch/csrc/autograd/VariableTypeUtils.h>
 
 #include "cpu/sigmoid_kernel.h"
 
@@ -52,14 +53,38 @@ pybind11::dict build_info() {
   return info;
 }
 
-// sigmoid for callers that need no gradient: the dispatcher below the autograd layer, which
-// skips the Python autograd kernel and most of the per-call cost.
-at::Tensor sigmoid_no_autograd(const at::Tensor& x) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("torch_sigmoid_ext::sigmoid", "")
-                             .typed<at::Tensor(const at::Tensor&)>();
+// The ops for callers that need no gradient: the dispatcher below the autograd layer, which
+// skips the Python autograd kernels and most of the per-call cost. The Python side uses them
+// only when grad mode is off or no input requires grad, and never while torch.compile traces.
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> find_op(const char* name, const char* overload) {
+  return c10::Dispatcher::singleton()
+      .findSchemaOrThrow((std::string("torch_sigmoid_ext::") + name).c_str(), overload)
+      .typed<Signature>();
+}
+
+at::Tensor sigmoid_no_autograd(const at::Tensor& input) {
+  static const auto op = find_op<at::Tensor(const at::Tensor&)>("sigmoid", "");
   at::AutoDispatchBelowADInplaceOrView guard;
-  return op.call(x);
+  return op.call(input);
+}
+
+void sigmoid_out_no_autograd(const at::Tensor& input, at::Tensor& out) {
+  static const auto op = find_op<void(const at::Tensor&, at::Tensor&)>("sigmoid", "out");
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    op.call(input, out);
+  }
+  if (!out.is_inference()) {
+    torch::autograd::increment_version(out);  // as ATen's out= kernels do
+  }
+}
+
+at::Tensor sigmoid_backward_no_autograd(const at::Tensor& grad_output, const at::Tensor& output) {
+  static const auto op =
+      find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("sigmoid_backward", "");
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.call(grad_output, output);
 }
 
 }  // namespace
@@ -67,9 +92,11 @@ at::Tensor sigmoid_no_autograd(const at::Tensor& x) {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "torch_sigmoid_ext native library: registers the torch_sigmoid_ext ops";
   m.def("build_info", &build_info, "How this build was made and which CPU kernels it runs.");
-  m.def("_sigmoid_no_autograd", &sigmoid_no_autograd, pybind11::arg("input"),
-        pybind11::call_guard<pybind11::gil_scoped_release>(),
-        "sigmoid without the autograd layer (for inputs that need no gradient).");
+  // Without the autograd layer, for inputs that need no gradient (see above).
+  const auto no_gil = pybind11::call_guard<pybind11::gil_scoped_release>();
+  m.def("_sigmoid_no_autograd", &sigmoid_no_autograd, no_gil);
+  m.def("_sigmoid_out_no_autograd", &sigmoid_out_no_autograd, no_gil);
+  m.def("_sigmoid_backward_no_autograd", &sigmoid_backward_no_autograd, no_gil);
   m.def(
       "_set_cpu_variant",
       [](const std::string& name) { return torch_sigmoid_ext::cpu::set_active_kernels(name.c_str()); },

@@ -3,7 +3,7 @@
 import torch
 
 from ._extension import _C
-from .autograd import SigmoidFunction
+from .autograd import SigmoidFunction, no_autograd_needed
 
 _ops = torch.ops.torch_sigmoid_ext
 
@@ -22,15 +22,19 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         A tensor of input's shape, and its strides when input is dense (channels_last stays
         channels_last). Differentiable, including double backward; only the output is saved.
     """
+    fast = no_autograd_needed(input) if out is None else no_autograd_needed(input, out)
     if out is not None:
-        _ops.sigmoid.out(input, out=out)
+        if fast:
+            _C._sigmoid_out_no_autograd(input, out)
+        else:
+            _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
         return out
-    if input.requires_grad and torch.is_grad_enabled():
-        return SigmoidFunction.apply(input)
+    if fast:
+        # No gradient needed: straight to the kernel, past the Python autograd layer.
+        return _C._sigmoid_no_autograd(input)
     if torch.compiler.is_compiling():
         return _ops.sigmoid(input)
-    # No gradient needed: straight to the kernel, past the Python autograd layer.
-    return _C._sigmoid_no_autograd(input)
+    return SigmoidFunction.apply(input)
 
 
 def sigmoid_(input: torch.Tensor) -> torch.Tensor:

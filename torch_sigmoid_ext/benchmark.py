@@ -1,0 +1,282 @@
+"""python -m torch_sigmoid_ext.benchmark: our ops against torch.sigmoid, side by side.
+
+Both are timed in one process with torch.utils.benchmark, interleaved (ours, torch, ours, ...)
+so that drift on a shared machine hits both alike. Where the data fits in cache, each call
+takes the next of several input buffers, so neither side is timed on data a previous call left
+hot. The copy bandwidth (bytes read plus written by `out.copy_(x)`) is measured at each size in
+the same run as the memory roofline.
+
+Results: a table on stdout, one CSV row per measurement (with the machine, torch version,
+package version and commit beside it), and a PNG plot when matplotlib is installed.
+"""
+
+import argparse
+import csv
+import itertools
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.utils.benchmark as tbench
+
+import torch_sigmoid_ext as tse
+
+MODES = ("forward", "forward_out", "backward", "fwd_bwd")
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+# Bytes moved per element, in units of the element size: reads plus writes.
+TRAFFIC = {"forward": 2, "forward_out": 2, "backward": 3, "fwd_bwd": 5, "copy": 2}
+CACHE_BYTES = 64 << 20  # rotate buffers until the working set is past the last-level cache
+
+
+def _machine():
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cpus"
+
+
+def _commit():
+    try:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        out = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _callables(mode, dtype, size, device):
+    """(ours, torch) zero-argument callables for one measurement, rotating input buffers."""
+    nbuf = max(1, min(16, CACHE_BYTES // max(1, size * dtype.itemsize * TRAFFIC[mode])))
+    gen = torch.Generator().manual_seed(size)
+    xs = [(torch.randn(size, generator=gen) * 4).to(dtype).to(device) for _ in range(nbuf)]
+    if mode in ("forward", "forward_out", "fwd_bwd"):
+        outs = [torch.empty_like(x) for x in xs]
+    if mode == "forward":
+        pairs = (tse.sigmoid, torch.sigmoid)
+        make = lambda f: (lambda it=itertools.cycle(xs): f(next(it)))  # noqa: E731
+        return make(pairs[0]), make(pairs[1])
+    if mode == "forward_out":
+        make = lambda f: (  # noqa: E731
+            lambda it=itertools.cycle(range(nbuf)): (lambda i: f(xs[i], out=outs[i]))(next(it))
+        )
+        return make(tse.sigmoid), make(torch.sigmoid)
+    if mode == "backward":
+        ys = [torch.sigmoid(x) for x in xs]
+        gs = [torch.randn(size, generator=gen).to(dtype).to(device) for _ in range(nbuf)]
+        make = lambda f: (  # noqa: E731
+            lambda it=itertools.cycle(range(nbuf)): (lambda i: f(gs[i], ys[i]))(next(it))
+        )
+        return (make(torch.ops.torch_sigmoid_ext.sigmoid_backward),
+                make(torch.ops.aten.sigmoid_backward))
+    # fwd_bwd: forward and backward through autograd.
+    leaves = [x.clone().requires_grad_() for x in xs]
+    grads = [torch.ones_like(x) for x in xs]
+
+    def make(f):
+        it = itertools.cycle(range(nbuf))
+
+        def run():
+            i = next(it)
+            return torch.autograd.grad(f(leaves[i]), leaves[i], grads[i])
+        return run
+    return make(tse.sigmoid), make(torch.sigmoid)
+
+
+def _time(fn, device, min_time):
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn})
+    # A first call, then enough repeats per sample to last about min_time.
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    once = max(time.perf_counter() - start, 1e-7)
+    number = max(1, int(min_time / once))
+    return timer, number
+
+
+def measure(fn_ours, fn_torch, device, samples, min_time):
+    t_ours, n_ours = _time(fn_ours, device, min_time)
+    t_torch, n_torch = _time(fn_torch, device, min_time)
+    ours, theirs = [], []
+    for _ in range(samples):  # interleaved
+        ours.append(t_ours.timeit(n_ours).mean)
+        theirs.append(t_torch.timeit(n_torch).mean)
+    return ours, theirs
+
+
+def _copy_bandwidth(dtype, size, device, samples, min_time):
+    x = torch.randn(size).to(dtype).to(device)
+    out = torch.empty_like(x)
+    timer, number = _time(lambda: out.copy_(x), device, min_time)
+    t = statistics.median(timer.timeit(number).mean for _ in range(samples))
+    return TRAFFIC["copy"] * size * dtype.itemsize / t / 1e9
+
+
+def _spread(values):
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return (q[2] - q[0]) / statistics.median(values)
+
+
+class _Progress:
+    def __init__(self, total):
+        self.total, self.done, self.start = total, 0, time.time()
+
+    def step(self, label):
+        self.done += 1
+        width = 30
+        filled = int(width * self.done / self.total)
+        elapsed = time.time() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                         f"{label:<40} eta {eta:4.0f}s")
+        sys.stderr.flush()
+        if self.done == self.total:
+            sys.stderr.write("\n")
+
+
+def run(args):
+    device = torch.device(args.device)
+    dtypes = [DTYPES[d] for d in args.dtypes]
+    sizes = [1 << s for s in args.sizes]
+    threads = sorted(set(args.threads)) if device.type == "cpu" else [0]
+    grid = list(itertools.product(threads, dtypes, sizes, args.modes))
+    progress = _Progress(len(grid))
+    meta = dict(machine=_machine(), torch=torch.__version__, package=tse.__version__,
+                commit=_commit(), variant=tse.build_info()["cpu_variant"], device=str(device))
+    rows, copy_cache = [], {}
+    original_threads = torch.get_num_threads()
+    try:
+        for nthreads, dtype, size, mode in grid:
+            if nthreads:
+                torch.set_num_threads(nthreads)
+            name = str(dtype).replace("torch.", "")
+            progress.step(f"{name} 2^{size.bit_length() - 1} {mode} t={nthreads}")
+            key = (nthreads, dtype, size)
+            if key not in copy_cache:
+                copy_cache[key] = _copy_bandwidth(dtype, size, device, args.samples,
+                                                  args.min_time)
+            ours, theirs = measure(*_callables(mode, dtype, size, device), device,
+                                   args.samples, args.min_time)
+            t_ours, t_theirs = statistics.median(ours), statistics.median(theirs)
+            moved = TRAFFIC[mode] * size * dtype.itemsize
+            rows.append(dict(
+                meta, threads=nthreads or "", dtype=name, size=size, mode=mode,
+                ours_us=t_ours * 1e6, torch_us=t_theirs * 1e6,
+                ours_spread=_spread(ours), torch_spread=_spread(theirs),
+                ours_ns_per_elem=t_ours / size * 1e9, torch_ns_per_elem=t_theirs / size * 1e9,
+                ours_gbs=moved / t_ours / 1e9, torch_gbs=moved / t_theirs / 1e9,
+                copy_gbs=copy_cache[key], speedup=t_theirs / t_ours,
+            ))
+    finally:
+        torch.set_num_threads(original_threads)
+    return rows
+
+
+def print_table(rows):
+    head = (f"{'thr':>3} {'dtype':<9}{'size':>6} {'mode':<12}{'ours us':>10}{'torch us':>10}"
+            f"{'ns/el':>7}{'GB/s':>7}{'copy':>7}{'spread':>7}{'speedup':>9}")
+    print(head)
+    for r in rows:
+        print(f"{r['threads']!s:>3} {r['dtype']:<9}{'2^' + str(r['size'].bit_length() - 1):>6} "
+              f"{r['mode']:<12}{r['ours_us']:>10.2f}{r['torch_us']:>10.2f}"
+              f"{r['ours_ns_per_elem']:>7.3f}{r['ours_gbs']:>7.1f}{r['copy_gbs']:>7.1f}"
+              f"{r['ours_spread']:>6.0%} {r['speedup']:>8.2f}x")
+
+
+def write_csv(rows, path):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_plot(rows, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib is not installed: no plot; pip install matplotlib)", file=sys.stderr)
+        return False
+    threads = max((r["threads"] or 0) for r in rows)
+    picked = [r for r in rows if (r["threads"] or 0) == threads]
+    modes = [m for m in MODES if any(r["mode"] == m for r in picked)]
+    fig, axes = plt.subplots(2, len(modes), figsize=(4.2 * len(modes), 7), squeeze=False)
+    for col, mode in enumerate(modes):
+        for dtype in dict.fromkeys(r["dtype"] for r in picked):
+            sel = [r for r in picked if r["mode"] == mode and r["dtype"] == dtype]
+            if not sel:
+                continue
+            sizes = [r["size"] for r in sel]
+            axes[0][col].plot(sizes, [r["speedup"] for r in sel], marker="o", label=dtype)
+            axes[1][col].plot(sizes, [r["ours_gbs"] for r in sel], marker="o", label=dtype)
+        copy = sorted({(r["size"], r["copy_gbs"]) for r in picked if r["dtype"] == "float32"})
+        if copy:
+            axes[1][col].plot(*zip(*copy), "k--", label="copy (float32)")
+        axes[0][col].axhline(1.0, color="gray", lw=0.8)
+        axes[0][col].set_title(mode)
+        for row in (0, 1):
+            axes[row][col].set_xscale("log", base=2)
+            axes[row][col].set_xlabel("elements")
+        axes[0][col].set_ylabel("speedup vs torch.sigmoid")
+        axes[1][col].set_ylabel("GB/s (ours)")
+    axes[0][0].legend()
+    axes[1][0].legend()
+    fig.suptitle(f"torch_sigmoid_ext vs torch.sigmoid, {picked[0]['device']}, "
+                 f"{threads or ''} threads, {picked[0]['machine']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.benchmark",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
+    p.add_argument("--sizes", nargs="+", type=int, default=list(range(10, 27, 2)),
+                   help="log2 of the element counts (default: 10 12 ... 26)")
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--threads", nargs="+", type=int, default=[1, torch.get_num_threads()],
+                   help="CPU thread counts (default: 1 and all)")
+    p.add_argument("--samples", type=int, default=7, help="interleaved samples per measurement")
+    p.add_argument("--min-time", type=float, default=0.02, help="seconds per sample")
+    p.add_argument("--quick", action="store_true",
+                   help="float32 and bfloat16 at 2^10, 2^16, 2^20, all threads: under a minute")
+    p.add_argument("--csv", default="benchmark.csv")
+    p.add_argument("--plot", default="benchmark.png")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.dtypes, args.sizes = ["float32", "bfloat16"], [10, 16, 20]
+        args.threads, args.samples, args.min_time = [torch.get_num_threads()], 5, 0.01
+    rows = run(args)
+    print_table(rows)
+    write_csv(rows, args.csv)
+    print(f"wrote {args.csv}")
+    if args.plot and write_plot(rows, args.plot):
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
