@@ -31,8 +31,10 @@ DEFAULT_CUDA_ARCHS = "7.0;8.0;8.6;8.9;9.0+PTX"
 # Flags in one place. -ffp-contract=off / --fmad=false: only the explicit fma calls in
 # csrc/sigmoid_math.h fuse, so every kernel (scalar, SIMD, CUDA) rounds identically.
 # Never -ffast-math: it breaks NaN handling and can switch flush-to-zero on for the process.
+# No -std: torch.utils.cpp_extension adds the standard the installed torch's headers need
+# (C++20 for recent torch, whose ATen headers refuse C++17; nvcc rejects a second -std).
 CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden"]
-NVCC_FLAGS = ["-O3", "--fmad=false", "-std=c++17"]
+NVCC_FLAGS = ["-O3", "--fmad=false"]
 
 
 def use_cuda():
