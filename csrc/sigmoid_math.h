@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cmath>
+#include <complex>
 #include <cstdint>
 #include <cstring>
 
@@ -171,6 +172,22 @@ TSE_HOST_DEVICE V sigmoid_formula(V x) {
 template <typename V>
 TSE_HOST_DEVICE V sigmoid_backward_formula(V g, V y) {
   return g * (V(1) - y) * y;
+}
+
+// Complex sigmoid and its backward, for c10::complex<float> and c10::complex<double>: ATen's
+// formulas, scalar only (complex tensors are rare). The includer includes c10/util/complex.h
+// before this header, so that std::exp and std::conj have its overloads, on host and device.
+template <typename C>
+TSE_HOST_DEVICE C sigmoid_complex_formula(C x) {
+  const C one(1);
+  return one / (one + std::exp(-x));
+}
+
+// d/dz sigmoid(z) = y * (1 - y); autograd's convention conjugates it for complex.
+template <typename C>
+TSE_HOST_DEVICE C sigmoid_backward_complex_formula(C g, C y) {
+  const C one(1);
+  return g * std::conj((one - y) * y);
 }
 
 TSE_HOST_DEVICE float sigmoid_f32(float x) { return sigmoid_formula<F32Consts>(x); }

@@ -33,19 +33,6 @@ cpu::RealType real_type(c10::ScalarType dtype) {
   }
 }
 
-template <typename T>
-c10::complex<T> sigmoid_complex(c10::complex<T> x) {
-  const c10::complex<T> one(1, 0);
-  return one / (one + std::exp(-x));
-}
-
-// d/dz sigmoid(z) = y * (1 - y); autograd's convention conjugates it for complex.
-template <typename T>
-c10::complex<T> sigmoid_backward_complex(c10::complex<T> g, c10::complex<T> y) {
-  const c10::complex<T> one(1, 0);
-  return g * std::conj((one - y) * y);
-}
-
 void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
   auto iter = at::TensorIteratorConfig()
                   .set_check_mem_overlap(false)  // checked by the caller; out may be self
@@ -67,7 +54,6 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
     return;
   }
   AT_DISPATCH_COMPLEX_TYPES(self.scalar_type(), "torch_sigmoid_ext.sigmoid", [&] {
-    using T = typename scalar_t::value_type;
     iter.for_each(
         [](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
@@ -75,7 +61,7 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
             const char* in = data[1] + j * strides[3];
             for (int64_t i = 0; i < size0; ++i) {
               *reinterpret_cast<scalar_t*>(out + i * strides[0]) =
-                  sigmoid_complex<T>(*reinterpret_cast<const scalar_t*>(in + i * strides[1]));
+                  sigmoid_complex_formula(*reinterpret_cast<const scalar_t*>(in + i * strides[1]));
             }
           }
         },
@@ -105,7 +91,6 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
     return;
   }
   AT_DISPATCH_COMPLEX_TYPES(output.scalar_type(), "torch_sigmoid_ext.sigmoid_backward", [&] {
-    using T = typename scalar_t::value_type;
     iter.for_each(
         [](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
@@ -113,7 +98,7 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
             const char* g = data[1] + j * strides[4];
             const char* y = data[2] + j * strides[5];
             for (int64_t i = 0; i < size0; ++i) {
-              *reinterpret_cast<scalar_t*>(out + i * strides[0]) = sigmoid_backward_complex<T>(
+              *reinterpret_cast<scalar_t*>(out + i * strides[0]) = sigmoid_backward_complex_formula(
                   *reinterpret_cast<const scalar_t*>(g + i * strides[1]),
                   *reinterpret_cast<const scalar_t*>(y + i * strides[2]));
             }

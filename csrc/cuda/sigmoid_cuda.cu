@@ -76,15 +76,8 @@ struct BFloat16Op {
 template <typename T>
 struct ComplexOp {
   using S = c10::complex<T>;
-  __device__ static S forward(S x) {
-    const S one(1, 0);
-    return one / (one + std::exp(-x));
-  }
-  // d/dz sigmoid(z) = y * (1 - y); autograd's convention conjugates it for complex.
-  __device__ static S backward(S g, S y) {
-    const S one(1, 0);
-    return g * std::conj((one - y) * y);
-  }
+  __device__ static S forward(S x) { return sigmoid_complex_formula(x); }
+  __device__ static S backward(S g, S y) { return sigmoid_backward_complex_formula(g, y); }
 };
 
 // Forward and backward share the loops below through this: one input or two.
