@@ -103,15 +103,25 @@ def test_environment_variable_forces_the_portable_variant():
     assert out.stdout.strip() == "generic"
 
 
+def _every_float32_between(lo, hi):
+    """Every float32 value in [lo, hi] (lo < hi, same sign), in order."""
+    a, b = torch.tensor([lo, hi], dtype=torch.float32).view(torch.int32).tolist()
+    bits = torch.arange(min(a, b), max(a, b) + 1, dtype=torch.int64).to(torch.int32)
+    return bits.view(torch.float32)
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_float32_dense_sample_within_2_ulp(variant, name):
     variant(name)
     x = torch.cat([
-        torch.linspace(-104, -87, 1 << 18),  # subnormal results, where torch.sigmoid gives 0
+        _every_float32_between(-104.0, -87.0),  # subnormal results; torch.sigmoid gives 0
+        _every_float32_between(16.5, 16.7),  # where the result reaches 1
+        _every_float32_between(-16.7, -16.5),
         torch.linspace(-20, 20, 1 << 19),
-        torch.linspace(16.0, 17.5, 1 << 14),  # where the result reaches 1
         (torch.rand(1 << 19) - 0.5) * 220,
+        torch.tensor([0.0, -0.0, float("inf"), float("-inf"), 1e-45, -1e-45, 3.4e38, -3.4e38]),
     ])
+    assert x.numel() > 3_000_000
     y = tse.sigmoid(x)
     assert num.ulp_error(y, num.reference_sigmoid(x), torch.float32).max() <= 2
     # Above ~16.6 the result is 1 or the float just below it, whichever is correctly rounded.

@@ -1,0 +1,331 @@
+"""python -m torch_sigmoid_ext.accuracy: how accurate this package and torch.sigmoid are.
+
+- float32: every bit pattern (all 2^32, in chunks); float16 and bfloat16: every value.
+  Compared against a float64 reference computed stably (x < 0: e^x / (1 + e^x)), which is
+  exact to far below a float32 ULP, subnormal results included.
+- float64: a random and stratified sample against an extended-precision reference (numpy's
+  longdouble), itself checked against mpmath on a subsample where mpmath is installed.
+- The backward: sigmoid_backward(g, y) against the same formula in extended precision for the
+  same g and y.
+
+For each dtype, device and implementation: the max ULP error, the share of results correctly
+rounded, the worst inputs, and how special values come out. For ours it also checks that the
+vectorized path equals the scalar path bit for bit (lengths that are not a multiple of the
+vector width, offsets, strided inputs), and that every CPU kernel variant gives the same bits.
+Writes a JSON summary.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+
+import torch_sigmoid_ext as tse
+
+from . import _numerics as num
+from ._extension import _C
+
+IMPLS = {"ours": tse.sigmoid, "torch": torch.sigmoid}
+BACKWARD = {
+    "ours": torch.ops.torch_sigmoid_ext.sigmoid_backward,
+    "torch": torch.ops.aten.sigmoid_backward,
+}
+FLOAT_NAMES = {"float32": torch.float32, "float64": torch.float64,
+               "float16": torch.float16, "bfloat16": torch.bfloat16}
+INT_VIEW = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16,
+            torch.float64: torch.int64}
+
+
+class _Progress:
+    def __init__(self, total, label):
+        self.total, self.done, self.label, self.start = total, 0, label, time.time()
+
+    def step(self):
+        self.done += 1
+        filled = int(30 * self.done / self.total)
+        eta = (time.time() - self.start) / self.done * (self.total - self.done)
+        sys.stderr.write(f"\r{self.label:<22}[{'#' * filled}{'.' * (30 - filled)}] "
+                         f"{self.done}/{self.total} eta {eta:4.0f}s")
+        if self.done == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _reference64(x: torch.Tensor) -> np.ndarray:
+    """float64 reference for float32/16-bit inputs: exact enough, and fast."""
+    a = x.detach().cpu().to(torch.float64).numpy()
+    out = np.empty_like(a)
+    pos = a >= 0
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out[pos] = 1.0 / (1.0 + np.exp(-a[pos]))
+        e = np.exp(a[~pos])
+        out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _ulp64(y: torch.Tensor, ref: np.ndarray, dtype) -> np.ndarray:
+    """ULP error in float64 arithmetic (enough for 24-bit or narrower results)."""
+    mant, emin = num.PRECISION[dtype]
+    yv = y.detach().cpu().to(torch.float64).numpy()
+    mag = np.abs(ref)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        _, e = np.frexp(mag)
+        expo = np.where(mag == 0, emin, np.maximum(e - 1, emin))
+        err = np.abs(yv - ref) / np.ldexp(1.0, expo - mant)
+    both_nan = np.isnan(yv) & np.isnan(ref)
+    err = np.where(both_nan, 0.0, err)
+    return np.where(np.isnan(err), np.inf, err)
+
+
+class _Stats:
+    """Running max, worst inputs and correctly-rounded count over chunks."""
+
+    def __init__(self, keep=5):
+        self.keep, self.max, self.count, self.correct, self.worst = keep, 0.0, 0, 0, []
+
+    def add(self, x, y, ref_rounded, err):
+        finite_ref = ~np.isnan(err)
+        self.count += int(finite_ref.sum())
+        yv = y.detach().cpu()
+        same = (yv == ref_rounded) | (yv.isnan() & ref_rounded.isnan())
+        self.correct += int(same.sum())
+        if err.size:
+            idx = np.argpartition(-err, min(self.keep, err.size - 1))[: self.keep]
+            for i in idx:
+                self.worst.append((float(err[i]), float(x[i]), float(yv[i]), float(ref_rounded[i])))
+            self.worst = sorted(self.worst, reverse=True)[: self.keep]
+            self.max = max(self.max, float(err.max()))
+
+    def summary(self):
+        return {
+            "max_ulp": self.max,
+            "correctly_rounded": self.correct / max(1, self.count),
+            "n": self.count,
+            "worst": [{"x": x, "ulp": e, "got": g, "correctly_rounded": c}
+                      for e, x, g, c in self.worst],
+        }
+
+
+def _all_values(dtype, start, count, step=1):
+    """Every step-th bit pattern of dtype in [start, start + count), as a tensor of dtype."""
+    bits = torch.arange(start, start + count, step, dtype=torch.int64)
+    width = dtype.itemsize * 8
+    bits = torch.where(bits >= 1 << (width - 1), bits - (1 << width), bits)
+    return bits.to(INT_VIEW[dtype]).view(dtype)
+
+
+def sweep_exhaustive(dtype, device, chunk_bits, quick):
+    """Forward errors of both implementations over every value (or a stride of them)."""
+    width = dtype.itemsize * 8
+    total = 1 << width
+    chunk = min(total, 1 << chunk_bits)
+    step = 1
+    if quick and width == 32:
+        step = 4099  # a prime stride through all 2^32 patterns: about a million values
+        chunk = total
+    starts = list(range(0, total, chunk))
+    stats = {impl: _Stats() for impl in IMPLS}
+    progress = _Progress(len(starts), f"{_name(dtype)} forward")
+    for start in starts:
+        x = _all_values(dtype, start, chunk, step)
+        x = x[~x.isnan()]  # NaN inputs are covered by the special values
+        ref = _reference64(x)
+        ref_rounded = torch.from_numpy(ref).to(dtype)
+        xd = x.to(device)
+        for impl, fn in IMPLS.items():
+            y = fn(xd)
+            stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded, _ulp64(y, ref, dtype))
+        progress.step()
+    return {impl: s.summary() for impl, s in stats.items()}
+
+
+def sweep_float64(device, n, quick):
+    """float64: uniform bit patterns, a dense [-40, 40] sweep and the tails."""
+    gen = torch.Generator().manual_seed(0)
+    n = n // 16 if quick else n
+    bits = torch.randint(-(1 << 62), 1 << 62, (n,), generator=gen, dtype=torch.int64) * 2
+    parts = [
+        bits.view(torch.float64),
+        (torch.rand(n, generator=gen, dtype=torch.float64) - 0.5) * 80,
+        -745.2 + torch.rand(n // 4, generator=gen, dtype=torch.float64) * 40,
+        30 + torch.rand(n // 4, generator=gen, dtype=torch.float64) * 10,
+    ]
+    x = torch.cat(parts)
+    x = x[~x.isnan()]
+    ref = num.reference_sigmoid(x)
+    ref_rounded = num.rounded_reference(ref, torch.float64)
+    stats = {}
+    for impl, fn in IMPLS.items():
+        y = fn(x.to(device))
+        s = _Stats()
+        s.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64))
+        stats[impl] = s.summary()
+    stats["reference_check"] = _mpmath_check(x[:: max(1, x.numel() // 2000)], ref[:: max(1, x.numel() // 2000)])
+    return stats
+
+
+def _mpmath_check(x, ref):
+    """The largest gap, in float64 ULPs, between the longdouble reference and mpmath."""
+    try:
+        import mpmath
+    except ImportError:
+        return {"skipped": "mpmath is not installed"}
+    mpmath.mp.prec = 200
+    worst = 0.0
+    for xi, ri in zip(x.tolist(), ref):
+        exact = mpmath.mpf(1) / (1 + mpmath.exp(-mpmath.mpf(xi)))
+        ulp = math.ulp(float(exact)) if float(exact) else 2.0 ** -1074
+        worst = max(worst, abs(float((mpmath.mpf(float(ri)) - exact) / ulp)))
+    return {"max_ulp_longdouble_vs_mpmath": worst, "n": len(x)}
+
+
+def sweep_backward(dtype, device, n):
+    gen = torch.Generator().manual_seed(1)
+    x = num.sample_inputs(dtype, n, seed=2)
+    x = x[~x.isnan()]
+    y = tse.sigmoid(x)
+    g = (torch.randn(x.shape, generator=gen) * 3).to(dtype)
+    ref = num.reference_sigmoid_backward(g, y)
+    out = {}
+    for impl, fn in BACKWARD.items():
+        b = fn(g.to(device), y.to(device))
+        out[impl] = {"max_ulp": float(num.ulp_error(b, ref, dtype).max()), "n": int(x.numel())}
+    return out
+
+
+def special_values(dtype, device):
+    info = torch.finfo(dtype)
+    cases = {
+        "nan": float("nan"), "+inf": float("inf"), "-inf": float("-inf"), "+0": 0.0, "-0": -0.0,
+        "+min_subnormal": info.smallest_normal * info.eps,
+        "-min_subnormal": -info.smallest_normal * info.eps,
+        "+max": info.max, "-max": -info.max,
+    }
+    x = torch.tensor(list(cases.values()), dtype=dtype)
+    out = {}
+    for impl, fn in IMPLS.items():
+        y = fn(x.to(device)).cpu()
+        out[impl] = {name: _show(v) for name, v in zip(cases, y.tolist())}
+    return out
+
+
+def _show(v):
+    if math.isnan(v):
+        return "nan"
+    if v == 0:
+        return "-0" if math.copysign(1, v) < 0 else "+0"
+    return repr(v)
+
+
+def check_paths(dtype, device):
+    """Our vectorized and scalar paths, and every CPU variant, bit for bit."""
+    x = num.sample_inputs(dtype, 1 << 14)
+    x = x.to(device)
+    strided = torch.stack([x, x], dim=1)[:, 0]  # the scalar loop
+    reference = tse.sigmoid(strided)
+    problems = []
+    for offset in range(0, 5):
+        for length in list(range(1, 70)) + [127, 128, 129, 1000, 4097]:
+            if offset + length > x.numel():
+                continue
+            got = tse.sigmoid(x[offset: offset + length])
+            if not _same_bits(got, reference[offset: offset + length]):
+                problems.append(f"offset {offset} length {length}")
+    if not _same_bits(tse.sigmoid(x), reference):
+        problems.append("whole contiguous tensor vs strided")
+    variants = {}
+    if device.type == "cpu":
+        original = tse.build_info()["cpu_variant"]
+        try:
+            for v in tse.build_info()["cpu_variants_supported"].split(","):
+                _C._set_cpu_variant(v)
+                variants[v] = tse.sigmoid(x)
+        finally:
+            _C._set_cpu_variant(original)
+        base = variants.get("generic")
+        for v, y in variants.items():
+            if not _same_bits(y, base):
+                problems.append(f"variant {v} differs from generic")
+    return {"bit_identical": not problems, "problems": problems[:20],
+            "variants_compared": sorted(variants)}
+
+
+def _same_bits(a, b):
+    ia, ib = a.view(INT_VIEW[a.dtype]), b.view(INT_VIEW[b.dtype])
+    return bool(((ia == ib) | (a.isnan() & b.isnan())).all())
+
+
+def _name(dtype):
+    return str(dtype).replace("torch.", "")
+
+
+def run(args):
+    device = torch.device(args.device)
+    started = time.time()
+    report = {
+        "device": str(device), "torch": torch.__version__, "package": tse.__version__,
+        "cpu_variant": tse.build_info()["cpu_variant"], "quick": args.quick, "dtypes": {},
+    }
+    for name in args.dtypes:
+        dtype = FLOAT_NAMES[name]
+        if dtype == torch.float64:
+            forward = sweep_float64(device, args.float64_samples, args.quick)
+        else:
+            forward = sweep_exhaustive(dtype, device, args.chunk_bits, args.quick)
+        report["dtypes"][name] = {
+            "forward": forward,
+            "backward": sweep_backward(dtype, device, 1 << (14 if args.quick else 18)),
+            "special_values": special_values(dtype, device),
+            "paths": check_paths(dtype, device),
+        }
+    report["seconds"] = round(time.time() - started, 1)
+    return report
+
+
+def print_report(report):
+    print(f"accuracy on {report['device']}, torch {report['torch']}, "
+          f"torch_sigmoid_ext {report['package']} ({report['cpu_variant']})"
+          f"{' [quick sample]' if report['quick'] else ''}")
+    print(f"{'dtype':<9}{'impl':<7}{'inputs':>12}{'max ULP':>12}{'correctly rounded':>19}"
+          f"{'backward ULP':>14}  worst input")
+    for name, d in report["dtypes"].items():
+        for impl in IMPLS:
+            f = d["forward"][impl]
+            worst = f["worst"][0]["x"] if f["worst"] else float("nan")
+            print(f"{name:<9}{impl:<7}{f['n']:>12}{f['max_ulp']:>12.3f}"
+                  f"{100 * f['correctly_rounded']:>18.3f}%{d['backward'][impl]['max_ulp']:>14.3f}"
+                  f"  {worst:.9g}")
+        p = d["paths"]
+        print(f"{'':<9}ours: vectorized == scalar == every variant "
+              f"{'(bit for bit): yes' if p['bit_identical'] else ': NO ' + '; '.join(p['problems'])}")
+        sv = d["special_values"]
+        print(f"{'':<9}special values (ours | torch): "
+              + ", ".join(f"{k}->{sv['ours'][k]}|{sv['torch'][k]}" for k in sv["ours"]))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.accuracy",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES), choices=list(FLOAT_NAMES))
+    p.add_argument("--quick", action="store_true",
+                   help="a strided sample of float32 and a smaller float64 sample (seconds)")
+    p.add_argument("--chunk-bits", type=int, default=24, help="log2 of the inputs per chunk")
+    p.add_argument("--float64-samples", type=int, default=1 << 22)
+    p.add_argument("--json", default="accuracy.json")
+    args = p.parse_args(argv)
+    report = run(args)
+    print_report(report)
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=1)
+    print(f"wrote {args.json}")
+    ok = all(d["paths"]["bit_identical"] for d in report["dtypes"].values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
