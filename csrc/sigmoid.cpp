@@ -69,15 +69,30 @@ at::Tensor sigmoid_no_autograd(const at::Tensor& input) {
   return op.call(input);
 }
 
+// As ATen's in-place and out= kernels do, so that autograd notices a saved tensor was
+// overwritten.
+void bump_version(const at::Tensor& t) {
+  if (!t.is_inference()) {
+    torch::autograd::increment_version(t);
+  }
+}
+
+void sigmoid__no_autograd(at::Tensor& input) {
+  static const auto op = find_op<void(at::Tensor&)>("sigmoid_", "");
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    op.call(input);
+  }
+  bump_version(input);
+}
+
 void sigmoid_out_no_autograd(const at::Tensor& input, at::Tensor& out) {
   static const auto op = find_op<void(const at::Tensor&, at::Tensor&)>("sigmoid", "out");
   {
     at::AutoDispatchBelowADInplaceOrView guard;
     op.call(input, out);
   }
-  if (!out.is_inference()) {
-    torch::autograd::increment_version(out);  // as ATen's out= kernels do
-  }
+  bump_version(out);
 }
 
 at::Tensor sigmoid_backward_no_autograd(const at::Tensor& grad_output, const at::Tensor& output) {
@@ -95,6 +110,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // Without the autograd layer, for inputs that need no gradient (see above).
   const auto no_gil = pybind11::call_guard<pybind11::gil_scoped_release>();
   m.def("_sigmoid_no_autograd", &sigmoid_no_autograd, no_gil);
+  m.def("_sigmoid__no_autograd", &sigmoid__no_autograd, no_gil);
   m.def("_sigmoid_out_no_autograd", &sigmoid_out_no_autograd, no_gil);
   m.def("_sigmoid_backward_no_autograd", &sigmoid_backward_no_autograd, no_gil);
   m.def(

@@ -45,5 +45,8 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     overwritten values are the saved output), an error on a leaf that requires grad.
     Returns input.
     """
-    _ops.sigmoid_(input)
+    if no_autograd_needed(input):
+        _C._sigmoid__no_autograd(input)
+    else:
+        _ops.sigmoid_(input)  # traced, or recorded by autograd
     return input
