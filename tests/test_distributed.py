@@ -1,0 +1,89 @@
+"""Distributed: DTensor sharding rules (no collective for a sharded or replicated input, a
+redistribution for a Partial one) and DDP training equal to a single process. Both run two CPU
+processes over gloo."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+
+import torch_sigmoid_ext as tse
+import torch_sigmoid_ext.distributed as tse_distributed
+
+ROOT = Path(__file__).resolve().parents[1]
+WORLD = 2
+
+needs_gloo = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="this torch has no torch.distributed with the gloo backend",
+)
+needs_dtensor_rules = pytest.mark.skipif(
+    not tse_distributed.AVAILABLE,
+    reason="this torch lacks torch.distributed.tensor.experimental.register_sharding",
+)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _collectives(fn):
+    """fn()'s result and the number of collectives it ran."""
+    from torch.distributed.tensor.debug import CommDebugMode
+
+    with CommDebugMode() as comm:
+        result = fn()
+    return result, comm.get_total_counts()
+
+
+def _dtensor_worker(rank, port):
+    from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=WORLD)
+    try:
+        mesh = dist.device_mesh.init_device_mesh("cpu", (WORLD,))
+        full = torch.randn(6, 4, 2, generator=torch.Generator().manual_seed(0),
+                           dtype=torch.float64) * 4
+        grad = torch.randn(6, 4, 2, generator=torch.Generator().manual_seed(1),
+                           dtype=torch.float64)
+        expected = torch.sigmoid(full)
+        for placement in (Shard(0), Shard(1), Shard(2), Replicate()):
+            x = distribute_tensor(full, mesh, [placement]).requires_grad_()
+            y, count = _collectives(lambda: tse.sigmoid(x))
+            assert count == 0, f"sigmoid on {placement} ran {count} collectives"
+            assert y.placements == (placement,), f"sigmoid on {placement} gave {y.placements}"
+            torch.testing.assert_close(y.full_tensor(), expected, atol=1e-15, rtol=1e-15)
+
+            g = distribute_tensor(grad, mesh, [placement])
+            _, count = _collectives(lambda: y.backward(g))
+            assert count == 0, f"backward on {placement} ran {count} collectives"
+            assert x.grad.placements == (placement,)
+            torch.testing.assert_close(x.grad.full_tensor(), grad * expected * (1 - expected))
+
+            y_op, count = _collectives(
+                lambda: torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y.detach()))
+            assert count == 0 and y_op.placements == (placement,)
+            torch.testing.assert_close(y_op.full_tensor(), x.grad.full_tensor())
+
+        # Each rank holds a summand of full: sigmoid needs their sum first, so a collective.
+        partial = DTensor.from_local(full / WORLD, mesh, [Partial()])
+        y, count = _collectives(lambda: tse.sigmoid(partial))
+        assert count > 0, "sigmoid of a Partial DTensor ran without reducing it first"
+        assert not y.placements[0].is_partial()
+        torch.testing.assert_close(y.full_tensor(), expected)
+    finally:
+        dist.destroy_process_group()
+
+
+@needs_gloo
+@needs_dtensor_rules
+def test_dtensor_sharding_rules():
+    torch.multiprocessing.spawn(_dtensor_worker, args=(_free_port(),), nprocs=WORLD)
