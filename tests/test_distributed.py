@@ -2,6 +2,7 @@
 redistribution for a Partial one) and DDP training equal to a single process. Both run two CPU
 processes over gloo."""
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -87,3 +88,39 @@ def _dtensor_worker(rank, port):
 @needs_dtensor_rules
 def test_dtensor_sharding_rules():
     torch.multiprocessing.spawn(_dtensor_worker, args=(_free_port(),), nprocs=WORLD)
+
+
+def _initial_parameters():
+    spec = importlib.util.spec_from_file_location(
+        "train_classifier", ROOT / "examples" / "train_classifier.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.make_model(tse.Sigmoid, seed=0).state_dict()
+
+
+def _train(tmp_path, name, *launcher):
+    """Runs examples/ddp_train.py under launcher; returns its final parameters."""
+    path = tmp_path / f"{name}.pt"
+    result = subprocess.run(
+        [sys.executable, *launcher, str(ROOT / "examples" / "ddp_train.py"), "--steps", "40",
+         "--save", str(path)],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        # One CPU thread per rank: the ranks share this machine's cores.
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, f"{name} run failed:\n{result.stdout}\n{result.stderr}"
+    return torch.load(path)
+
+
+@needs_gloo
+def test_ddp_matches_single_process(tmp_path):
+    single = _train(tmp_path, "single")
+    ddp = _train(tmp_path, "ddp", "-m", "torch.distributed.run", "--standalone",
+                 f"--nproc_per_node={WORLD}")
+    assert single.keys() == ddp.keys()
+    for name in single:
+        torch.testing.assert_close(ddp[name], single[name], atol=1e-5, rtol=1e-5,
+                                   msg=lambda m, name=name: f"{name}: {m}")
+    # Training moved the parameters, so agreeing is not agreeing on the initial values.
+    initial = _initial_parameters()
+    assert max((single[k] - initial[k]).abs().max().item() for k in single) > 0.1
