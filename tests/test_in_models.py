@@ -40,8 +40,8 @@ def _batches(sizes):
 @pytest.mark.parametrize(
     "backend, dynamic, inplace",
     [("aot_eager", False, False), ("aot_eager", True, False), ("aot_eager", False, True),
-     ("inductor", False, False)],
-    ids=["aot_eager", "aot_eager-dynamic", "aot_eager-inplace", "inductor"],
+     ("inductor", True, False)],
+    ids=["aot_eager", "aot_eager-dynamic", "aot_eager-inplace", "inductor-dynamic"],
 )
 def test_compiled_training_equals_eager(backend, dynamic, inplace):
     torch._dynamo.reset()
