@@ -124,3 +124,12 @@ def test_ddp_matches_single_process(tmp_path):
     # Training moved the parameters, so agreeing is not agreeing on the initial values.
     initial = _initial_parameters()
     assert max((single[k] - initial[k]).abs().max().item() for k in single) > 0.1
+
+
+def test_package_imports_without_the_sharding_api():
+    # As on a torch without register_sharding: its import raises ImportError.
+    code = ("import sys; sys.modules['torch.distributed.tensor.experimental'] = None; "
+            "import torch, torch_sigmoid_ext as tse; "
+            "assert not sys.modules['torch_sigmoid_ext.distributed'].AVAILABLE; "
+            "assert tse.sigmoid(torch.zeros(1)).item() == 0.5")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
