@@ -1,5 +1,5 @@
 """Distributed: DTensor sharding rules (no collective for a sharded or replicated input, a
-redistribution for a Partial one) and DDP training equal to a single process. Both run two CPU
+reduction first for a Partial one) and DDP training equal to a single process. Both run two CPU
 processes over gloo."""
 
 import importlib.util
@@ -73,6 +73,11 @@ def _dtensor_worker(rank, port):
                 lambda: torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y.detach()))
             assert count == 0 and y_op.placements == (placement,)
             torch.testing.assert_close(y_op.full_tensor(), x.grad.full_tensor())
+
+            h = distribute_tensor(full.clone(), mesh, [placement])  # Replicate shares memory
+            _, count = _collectives(lambda: tse.sigmoid_(h))
+            assert count == 0 and h.placements == (placement,), f"sigmoid_ on {placement}"
+            torch.testing.assert_close(h.full_tensor(), expected, atol=1e-15, rtol=1e-15)
 
         # Each rank holds a summand of full: sigmoid needs their sum first, so a collective.
         partial = DTensor.from_local(full / WORLD, mesh, [Partial()])
