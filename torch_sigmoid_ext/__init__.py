@@ -5,6 +5,7 @@ CUDA kernels. See the README for the API and the measured speed and accuracy."""
 from ._extension import _C  # isort: skip
 from . import _fake  # noqa: F401  (registers the fake kernels)
 from . import autograd as _autograd  # noqa: F401  (registers the derivatives)
+from . import distributed as _distributed  # noqa: F401  (DTensor sharding rules, where supported)
 from .autograd import SigmoidFunction
 from .functional import sigmoid, sigmoid_
 from .module import Sigmoid, replace_sigmoid

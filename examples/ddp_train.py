@@ -1,0 +1,90 @@
+"""The two-moons classifier (examples/train_classifier.py) trained with DistributedDataParallel.
+
+    torchrun --nproc_per_node=2 examples/ddp_train.py [--steps N] [--save params.pt]
+    python examples/ddp_train.py ...      # one process, no DDP: the same training, for comparison
+
+gloo on CPUs, NCCL when every rank has a GPU. Each step takes a global batch of --batch points
+from a seeded shuffle, the same on every rank, and each rank trains on its own contiguous slice
+of it. DDP averages the ranks' gradients, and each rank's loss is the mean over an equal slice,
+so the average is the gradient of the mean over the whole global batch: the parameters follow
+the single-process run to rounding. --save writes the final parameters (from rank 0).
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+import torch_sigmoid_ext as tse
+from train_classifier import accuracy, make_model, make_moons
+
+
+def batches(n, batch, steps, seed):
+    """steps index tensors of size batch, from reshuffles of range(n): the same on every rank."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.empty(0, dtype=torch.long)
+    for _ in range(steps):
+        if len(order) < batch:
+            order = torch.cat([order, torch.randperm(n, generator=g)])
+        yield order[:batch]
+        order = order[batch:]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=128, help="global batch, split over the ranks")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", help="write the final parameters (a state dict) here")
+    args = p.parse_args(argv)
+
+    distributed = "RANK" in os.environ  # set by torchrun
+    rank, world = 0, 1
+    device = torch.device("cpu")
+    if distributed:
+        use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= int(
+            os.environ["LOCAL_WORLD_SIZE"])
+        if use_cuda:
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    if args.batch % world:
+        sys.exit(f"--batch {args.batch} must be divisible by the number of processes, {world}")
+    local = args.batch // world
+
+    x, label = make_moons(seed=args.seed)
+    x, label = x.to(device), label.to(device)
+    model = make_model(tse.Sigmoid, args.seed).to(device)
+    trained = model
+    if distributed:
+        trained = DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None)
+    opt = torch.optim.SGD(trained.parameters(), lr=0.5, momentum=0.9)
+
+    for step, idx in enumerate(batches(len(x), args.batch, args.steps, args.seed)):
+        idx = idx[rank * local:(rank + 1) * local].to(device)
+        opt.zero_grad()
+        loss = nn.functional.binary_cross_entropy_with_logits(trained(x[idx]).squeeze(1),
+                                                              label[idx])
+        loss.backward()
+        opt.step()
+        if rank == 0 and step % 50 == 0:
+            print(f"step {step:>4}  loss on rank 0's slice {loss.item():.6f}")
+
+    if rank == 0:
+        print(f"{world} process(es), {device.type}: accuracy {accuracy(model, x, label):.4f}")
+        if args.save:
+            torch.save({k: v.cpu() for k, v in model.state_dict().items()}, args.save)
+            print(f"wrote {args.save}")
+    if distributed:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Distributed: DTensor sharding rules (no collective for a sharded or replicated input, a
+reduction first for a Partial one) and DDP training equal to a single process. Both run two CPU
+processes over gloo."""
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+
+import torch_sigmoid_ext as tse
+import torch_sigmoid_ext.distributed as tse_distributed
+
+ROOT = Path(__file__).resolve().parents[1]
+WORLD = 2
+
+needs_gloo = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="this torch has no torch.distributed with the gloo backend",
+)
+needs_dtensor_rules = pytest.mark.skipif(
+    not tse_distributed.AVAILABLE,
+    reason="this torch lacks torch.distributed.tensor.experimental.register_sharding",
+)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _collectives(fn):
+    """fn()'s result and the number of collectives it ran."""
+    from torch.distributed.tensor.debug import CommDebugMode
+
+    with CommDebugMode() as comm:
+        result = fn()
+    return result, comm.get_total_counts()
+
+
+def _dtensor_worker(rank, port):
+    from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=WORLD)
+    try:
+        mesh = dist.device_mesh.init_device_mesh("cpu", (WORLD,))
+        full = torch.randn(6, 4, 2, generator=torch.Generator().manual_seed(0),
+                           dtype=torch.float64) * 4
+        grad = torch.randn(6, 4, 2, generator=torch.Generator().manual_seed(1),
+                           dtype=torch.float64)
+        expected = torch.sigmoid(full)
+        for placement in (Shard(0), Shard(1), Shard(2), Replicate()):
+            x = distribute_tensor(full, mesh, [placement]).requires_grad_()
+            y, count = _collectives(lambda: tse.sigmoid(x))
+            assert count == 0, f"sigmoid on {placement} ran {count} collectives"
+            assert y.placements == (placement,), f"sigmoid on {placement} gave {y.placements}"
+            torch.testing.assert_close(y.full_tensor(), expected, atol=1e-15, rtol=1e-15)
+
+            g = distribute_tensor(grad, mesh, [placement])
+            _, count = _collectives(lambda: y.backward(g))
+            assert count == 0, f"backward on {placement} ran {count} collectives"
+            assert x.grad.placements == (placement,)
+            torch.testing.assert_close(x.grad.full_tensor(), grad * expected * (1 - expected))
+
+            y_op, count = _collectives(
+                lambda: torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y.detach()))
+            assert count == 0 and y_op.placements == (placement,)
+            torch.testing.assert_close(y_op.full_tensor(), x.grad.full_tensor())
+
+            h = distribute_tensor(full.clone(), mesh, [placement])  # Replicate shares memory
+            _, count = _collectives(lambda: tse.sigmoid_(h))
+            assert count == 0 and h.placements == (placement,), f"sigmoid_ on {placement}"
+            torch.testing.assert_close(h.full_tensor(), expected, atol=1e-15, rtol=1e-15)
+
+        # Each rank holds a summand of full: sigmoid needs their sum first, so a collective.
+        partial = DTensor.from_local(full / WORLD, mesh, [Partial()])
+        y, count = _collectives(lambda: tse.sigmoid(partial))
+        assert count > 0, "sigmoid of a Partial DTensor ran without reducing it first"
+        assert not y.placements[0].is_partial()
+        torch.testing.assert_close(y.full_tensor(), expected)
+    finally:
+        dist.destroy_process_group()
+
+
+@needs_gloo
+@needs_dtensor_rules
+def test_dtensor_sharding_rules():
+    torch.multiprocessing.spawn(_dtensor_worker, args=(_free_port(),), nprocs=WORLD)
+
+
+def _initial_parameters():
+    spec = importlib.util.spec_from_file_location(
+        "train_classifier", ROOT / "examples" / "train_classifier.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.make_model(tse.Sigmoid, seed=0).state_dict()
+
+
+def _train(tmp_path, name, *launcher):
+    """Runs examples/ddp_train.py under launcher; returns its final parameters."""
+    path = tmp_path / f"{name}.pt"
+    result = subprocess.run(
+        [sys.executable, *launcher, str(ROOT / "examples" / "ddp_train.py"), "--steps", "40",
+         "--save", str(path)],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        # One CPU thread per rank: the ranks share this machine's cores.
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, f"{name} run failed:\n{result.stdout}\n{result.stderr}"
+    return torch.load(path)
+
+
+@needs_gloo
+def test_ddp_matches_single_process(tmp_path):
+    single = _train(tmp_path, "single")
+    ddp = _train(tmp_path, "ddp", "-m", "torch.distributed.run", "--standalone",
+                 f"--nproc_per_node={WORLD}")
+    assert single.keys() == ddp.keys()
+    for name in single:
+        torch.testing.assert_close(ddp[name], single[name], atol=1e-5, rtol=1e-5,
+                                   msg=lambda m, name=name: f"{name}: {m}")
+    # Training moved the parameters, so agreeing is not agreeing on the initial values.
+    initial = _initial_parameters()
+    assert max((single[k] - initial[k]).abs().max().item() for k in single) > 0.1
+
+
+def test_package_imports_without_the_sharding_api():
+    # As on a torch without register_sharding: its import raises ImportError.
+    code = ("import sys; sys.modules['torch.distributed.tensor.experimental'] = None; "
+            "import torch, torch_sigmoid_ext as tse; "
+            "assert not sys.modules['torch_sigmoid_ext.distributed'].AVAILABLE; "
+            "assert tse.sigmoid(torch.zeros(1)).item() == 0.5")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
