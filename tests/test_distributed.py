@@ -134,7 +134,15 @@ def test_ddp_matches_single_process(tmp_path):
 def test_package_imports_without_the_sharding_api():
     # As on a torch without register_sharding: its import raises ImportError.
     code = ("import sys; sys.modules['torch.distributed.tensor.experimental'] = None; "
-            "import torch, torch_sigmoid_ext as tse; "
-            "assert not sys.modules['torch_sigmoid_ext.distributed'].AVAILABLE; "
+            "import torch, torch_sigmoid_ext as tse, torch_sigmoid_ext.distributed as d; "
+            "assert not d.AVAILABLE; "
             "assert tse.sigmoid(torch.zeros(1)).item() == 0.5")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_rules_register_on_import_when_dtensor_is_loaded():
+    code = ("import sys, torch.distributed.tensor, torch_sigmoid_ext; "
+            "assert 'torch_sigmoid_ext.distributed' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    code = "import sys, torch_sigmoid_ext; assert 'torch.distributed.tensor' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
