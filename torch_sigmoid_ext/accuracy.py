@@ -86,13 +86,22 @@ class _Stats:
 
     def __init__(self, keep=5):
         self.keep, self.max, self.count, self.correct, self.worst = keep, 0.0, 0, 0, []
+        # The same restricted to |x| <= 100 and to normal results: the numbers usually quoted
+        # for torch.sigmoid, which the flush to zero of subnormal results would otherwise hide.
+        self.max_normal, self.count_mid, self.correct_mid = 0.0, 0, 0
 
-    def add(self, x, y, ref_rounded, err):
+    def add(self, x, y, ref_rounded, err, dtype):
         finite_ref = ~np.isnan(err)
         self.count += int(finite_ref.sum())
         yv = y.detach().cpu()
         same = (yv == ref_rounded) | (yv.isnan() & ref_rounded.isnan())
         self.correct += int(same.sum())
+        mid = torch.from_numpy(np.abs(x) <= 100)
+        self.count_mid += int(mid.sum())
+        self.correct_mid += int((same & mid).sum())
+        normal = (ref_rounded.abs() >= torch.finfo(dtype).smallest_normal).numpy()
+        if normal.any():
+            self.max_normal = max(self.max_normal, float(err[normal].max()))
         if err.size:
             idx = np.argpartition(-err, min(self.keep, err.size - 1))[: self.keep]
             for i in idx:
@@ -105,6 +114,8 @@ class _Stats:
             "max_ulp": self.max,
             "correctly_rounded": self.correct / max(1, self.count),
             "n": self.count,
+            "max_ulp_normal_results": self.max_normal,
+            "correctly_rounded_abs_x_le_100": self.correct_mid / max(1, self.count_mid),
             "worst": [{"x": x, "ulp": e, "got": g, "correctly_rounded": c}
                       for e, x, g, c in self.worst],
         }
@@ -138,7 +149,8 @@ def sweep_exhaustive(dtype, device, chunk_bits, quick):
         xd = x.to(device)
         for impl, fn in IMPLS.items():
             y = fn(xd)
-            stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded, _ulp64(y, ref, dtype))
+            stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded, _ulp64(y, ref, dtype),
+                            dtype)
         progress.step()
     return {impl: s.summary() for impl, s in stats.items()}
 
@@ -162,7 +174,7 @@ def sweep_float64(device, n, quick):
     for impl, fn in IMPLS.items():
         y = fn(x.to(device))
         s = _Stats()
-        s.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64))
+        s.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64), torch.float64)
         stats[impl] = s.summary()
     stats["reference_check"] = _mpmath_check(x[:: max(1, x.numel() // 2000)], ref[:: max(1, x.numel() // 2000)])
     return stats
@@ -290,15 +302,16 @@ def print_report(report):
     print(f"accuracy on {report['device']}, torch {report['torch']}, "
           f"torch_sigmoid_ext {report['package']} ({report['cpu_variant']})"
           f"{' [quick sample]' if report['quick'] else ''}")
-    print(f"{'dtype':<9}{'impl':<7}{'inputs':>12}{'max ULP':>12}{'correctly rounded':>19}"
-          f"{'backward ULP':>14}  worst input")
+    print(f"{'dtype':<9}{'impl':<7}{'inputs':>12}{'max ULP':>12}{'(normal results)':>17}"
+          f"{'correctly rounded':>19}{'(|x| <= 100)':>13}{'backward ULP':>14}  worst input")
     for name, d in report["dtypes"].items():
         for impl in IMPLS:
             f = d["forward"][impl]
             worst = f["worst"][0]["x"] if f["worst"] else float("nan")
             print(f"{name:<9}{impl:<7}{f['n']:>12}{f['max_ulp']:>12.3f}"
-                  f"{100 * f['correctly_rounded']:>18.3f}%{d['backward'][impl]['max_ulp']:>14.3f}"
-                  f"  {worst:.9g}")
+                  f"{f['max_ulp_normal_results']:>17.3f}{100 * f['correctly_rounded']:>18.3f}%"
+                  f"{100 * f['correctly_rounded_abs_x_le_100']:>12.3f}%"
+                  f"{d['backward'][impl]['max_ulp']:>14.3f}  {worst:.9g}")
         p = d["paths"]
         print(f"{'':<9}ours: vectorized == scalar == every variant "
               f"{'(bit for bit): yes' if p['bit_identical'] else ': NO ' + '; '.join(p['problems'])}")
