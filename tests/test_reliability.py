@@ -43,7 +43,7 @@ def _all_results(x, grad):
 
 def _bitwise_equal(a, b):
     return a.dtype == b.dtype and a.shape == b.shape and torch.equal(
-        a.view(torch.uint8) if a.dtype != torch.bool else a, b.view(torch.uint8)
+        a.view(torch.uint8), b.view(torch.uint8)
     )
 
 
