@@ -5,8 +5,8 @@
 // backward needs only the saved output.
 //
 // The formulas are templates over a value type V: float or double for scalar code, or a SIMD
-// vector type that supplies the same operations (+, -, *, /, vfma, vabs, vlt, vselect and
-// vpow2_from_shifted). A vector loop therefore runs exactly the scalar operations, lane by lane,
+// vector type that supplies the same operations (+, -, *, /, vfma, vabs, vlt, visnan, vselect
+// and vpow2_from_shifted). A vector loop therefore runs exactly the scalar operations, lane by lane,
 // and gives the same bits. To keep that true:
 // - every multiply-add that should fuse is an explicit vfma; build with -ffp-contract=off
 //   (nvcc: --fmad=false) so the compiler fuses nothing else;
@@ -58,6 +58,7 @@ TSE_HOST_DEVICE double bits_double(uint64_t u) {
 // the very end, so that a subnormal result is rounded once.
 struct F32Consts {
   using Bits = uint32_t;
+  static TSE_HOST_DEVICE float quiet_nan() { return bits_float(0x7fc00000u); }
   static constexpr float kMinZ = -110.0f;  // sigmoid(x) < 2^-150 rounds to 0 below this
   static constexpr float kLog2e = 1.44269504088896341f;
   static constexpr float kLn2Hi = 0.693145751953125f;  // n * kLn2Hi is exact (Cody-Waite)
@@ -71,6 +72,7 @@ struct F32Consts {
 
 struct F64Consts {
   using Bits = uint64_t;
+  static TSE_HOST_DEVICE double quiet_nan() { return bits_double(0x7ff8000000000000ull); }
   static constexpr double kMinZ = -760.0;  // sigmoid(x) < 2^-1075 below about -745.2
   static constexpr double kLog2e = 1.4426950408889634074;
   static constexpr double kLn2Hi = 0.693147180369123816490;  // 32 significant bits
@@ -89,6 +91,8 @@ TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
 TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
 TSE_HOST_DEVICE bool vlt(float a, float b) { return a < b; }
 TSE_HOST_DEVICE bool vlt(double a, double b) { return a < b; }
+TSE_HOST_DEVICE bool visnan(float a) { return a != a; }
+TSE_HOST_DEVICE bool visnan(double a) { return a != a; }
 TSE_HOST_DEVICE float vselect(bool m, float a, float b) { return m ? a : b; }
 TSE_HOST_DEVICE double vselect(bool m, double a, double b) { return m ? a : b; }
 // t = z * log2(e) + shifter holds n in its low bits; returns 2^(n + kBias).
@@ -101,6 +105,14 @@ TSE_HOST_DEVICE double vpow2_from_shifted(double t) {
   using C = F64Consts;
   return bits_double((double_bits(t) - double_bits(C::kShifter) + C::kBias + C::kExpBias)
                      << C::kMantissaBits);
+}
+
+// Which NaN an operation passes on depends on the order of its operands in the instruction,
+// which the compiler picks differently for scalar and vector code (and a GPU makes its own).
+// So every NaN result becomes C::quiet_nan(), and every path gives the same bits.
+template <typename C, typename V>
+TSE_HOST_DEVICE V canonical_nan(V r) {
+  return vselect(visnan(r), V(C::quiet_nan()), r);
 }
 
 // e^r for |r| <= ln2/2 by Horner on the Taylor series (truncation error below 6e-9 relative
@@ -164,14 +176,14 @@ TSE_HOST_DEVICE V sigmoid_formula(V x) {
   const V res = vfma(-q0, dh, num) - q0 * dl;
   const V quot = vfma(res, rcp, q0);
   // For x < 0 this multiply scales into the subnormal range with a single rounding.
-  return vselect(negative, quot * unbias, quot);
+  return canonical_nan<C>(vselect(negative, quot * unbias, quot));
 }
 
 // d/dx sigmoid(x) = y * (1 - y): only the saved output is needed. (1 - y) is exact for
-// y >= 1/2, and the product order is ATen's.
-template <typename V>
+// y >= 1/2, and the product order is ATen's. C is F32Consts or F64Consts, as above.
+template <typename C, typename V>
 TSE_HOST_DEVICE V sigmoid_backward_formula(V g, V y) {
-  return g * (V(1) - y) * y;
+  return canonical_nan<C>(g * (V(1) - y) * y);
 }
 
 // Complex sigmoid and its backward, for c10::complex<float> and c10::complex<double>: ATen's

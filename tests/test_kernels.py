@@ -28,9 +28,8 @@ def variant():
 
 
 def _same_bits(a, b):
-    """Equal bit for bit, except that any NaN equals any NaN."""
-    both_nan = a.isnan() & b.isnan()
-    return bool(((a.view(_int_view(a.dtype)) == b.view(_int_view(b.dtype))) | both_nan).all())
+    """Equal bit for bit, NaN results included (the kernels return one canonical NaN)."""
+    return torch.equal(a.view(_int_view(a.dtype)), b.view(_int_view(b.dtype)))
 
 
 def _int_view(dtype):
@@ -150,3 +149,28 @@ def test_float32_backward_within_3_ulp():
     g = torch.randn(y.shape)
     b = ops.sigmoid_backward(g, y)
     assert np.max(num.ulp_error(b, num.reference_sigmoid_backward(g, y), torch.float32)) <= 3
+
+
+QUIET_NAN_BITS = {torch.float32: 0x7FC00000, torch.float64: 0x7FF8000000000000,
+                  torch.float16: 0x7E00, torch.bfloat16: 0x7FC0}
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("dtype", REAL)
+def test_every_nan_gives_the_canonical_quiet_nan(variant, name, dtype):
+    variant(name)
+    width = dtype.itemsize * 8
+    mantissa = {torch.float32: 23, torch.float64: 52, torch.float16: 10, torch.bfloat16: 7}[dtype]
+    exp_all_ones = ((1 << (width - 1)) - 1) ^ ((1 << mantissa) - 1)
+    payloads = [1, 2, (1 << mantissa) - 1, 1 << (mantissa - 1), (1 << (mantissa - 1)) + 5]
+    patterns = [exp_all_ones | p for p in payloads]  # signalling and quiet, positive
+    patterns += [p - (1 << width) + (1 << (width - 1)) for p in patterns]  # the same, negative
+    bits = torch.tensor(patterns, dtype=torch.int64).to(_int_view(dtype))
+    x = bits.view(dtype).repeat(9)  # long enough for the vector loop and a scalar tail
+    assert x.isnan().all()
+    expected = torch.full((x.numel(),), QUIET_NAN_BITS[dtype], dtype=torch.int64)
+    for y in (tse.sigmoid(x), tse.sigmoid(torch.stack([x, x], 1)[:, 0])):
+        assert torch.equal(y.view(_int_view(dtype)).to(torch.int64) & ((1 << width) - 1), expected)
+    g = torch.ones_like(x)
+    b = ops.sigmoid_backward(g, x)
+    assert torch.equal(b.view(_int_view(dtype)).to(torch.int64) & ((1 << width) - 1), expected)

@@ -39,6 +39,7 @@ inline F8 operator-(F8 a) { return _mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f)); }
 inline F8 vfma(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
 inline F8 vabs(F8 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
 inline MaskF8 vlt(F8 a, F8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+inline MaskF8 visnan(F8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
 inline F8 vselect(MaskF8 m, F8 a, F8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
 inline F8 vpow2_from_shifted(F8 t) {
   using C = F32Consts;
@@ -65,6 +66,7 @@ inline D4 operator-(D4 a) { return _mm256_xor_pd(a.v, _mm256_set1_pd(-0.0)); }
 inline D4 vfma(D4 a, D4 b, D4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
 inline D4 vabs(D4 a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
 inline MaskD4 vlt(D4 a, D4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline MaskD4 visnan(D4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
 inline D4 vselect(MaskD4 m, D4 a, D4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
 inline D4 vpow2_from_shifted(D4 t) {
   using C = F64Consts;

@@ -38,6 +38,7 @@ inline F16 operator-(F16 a) {
 inline F16 vfma(F16 a, F16 b, F16 c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
 inline F16 vabs(F16 a) { return _mm512_abs_ps(a.v); }
 inline __mmask16 vlt(F16 a, F16 b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ); }
+inline __mmask16 visnan(F16 a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
 inline F16 vselect(__mmask16 m, F16 a, F16 b) { return _mm512_mask_blend_ps(m, b.v, a.v); }
 inline F16 vpow2_from_shifted(F16 t) {
   using C = F32Consts;
@@ -64,6 +65,7 @@ inline D8 operator-(D8 a) {
 inline D8 vfma(D8 a, D8 b, D8 c) { return _mm512_fmadd_pd(a.v, b.v, c.v); }
 inline D8 vabs(D8 a) { return _mm512_abs_pd(a.v); }
 inline __mmask8 vlt(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ); }
+inline __mmask8 visnan(D8 a) { return _mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q); }
 inline D8 vselect(__mmask8 m, D8 a, D8 b) { return _mm512_mask_blend_pd(m, b.v, a.v); }
 inline D8 vpow2_from_shifted(D8 t) {
   using C = F64Consts;

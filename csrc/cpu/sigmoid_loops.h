@@ -104,6 +104,7 @@ template <class Io>
 void backward_loop(char* out, const char* grad, const char* y, int64_t out_stride,
                    int64_t grad_stride, int64_t y_stride, int64_t n) {
   using S = typename Io::Storage;
+  using C = typename Io::Consts;
   constexpr int W = Io::kWidth;
   if (out_stride == sizeof(S) && grad_stride == sizeof(S) && y_stride == sizeof(S)) {
     const S* g = reinterpret_cast<const S*>(grad);
@@ -112,11 +113,11 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
     int64_t i = 0;
     if constexpr (W > 1) {
       for (; i + W <= n; i += W) {
-        Io::store(o + i, sigmoid_backward_formula(Io::load(g + i), Io::load(yy + i)));
+        Io::store(o + i, sigmoid_backward_formula<C>(Io::load(g + i), Io::load(yy + i)));
       }
     }
     for (; i < n; ++i) {
-      o[i] = Io::narrow(sigmoid_backward_formula(Io::widen(g[i]), Io::widen(yy[i])));
+      o[i] = Io::narrow(sigmoid_backward_formula<C>(Io::widen(g[i]), Io::widen(yy[i])));
     }
     return;
   }
@@ -124,7 +125,7 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
     const S gs = *reinterpret_cast<const S*>(grad + i * grad_stride);
     const S ys = *reinterpret_cast<const S*>(y + i * y_stride);
     *reinterpret_cast<S*>(out + i * out_stride) =
-        Io::narrow(sigmoid_backward_formula(Io::widen(gs), Io::widen(ys)));
+        Io::narrow(sigmoid_backward_formula<C>(Io::widen(gs), Io::widen(ys)));
   }
 }
 

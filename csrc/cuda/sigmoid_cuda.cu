@@ -46,20 +46,20 @@ constexpr int kMaxDims = 25;
 struct Float32Op {
   using S = float;
   __device__ static S forward(S x) { return sigmoid_formula<F32Consts>(x); }
-  __device__ static S backward(S g, S y) { return sigmoid_backward_formula(g, y); }
+  __device__ static S backward(S g, S y) { return sigmoid_backward_formula<F32Consts>(g, y); }
 };
 
 struct Float64Op {
   using S = double;
   __device__ static S forward(S x) { return sigmoid_formula<F64Consts>(x); }
-  __device__ static S backward(S g, S y) { return sigmoid_backward_formula(g, y); }
+  __device__ static S backward(S g, S y) { return sigmoid_backward_formula<F64Consts>(g, y); }
 };
 
 struct Float16Op {
   using S = uint16_t;
   __device__ static S forward(S x) { return f32_to_f16(sigmoid_formula<F32Consts>(f16_to_f32(x))); }
   __device__ static S backward(S g, S y) {
-    return f32_to_f16(sigmoid_backward_formula(f16_to_f32(g), f16_to_f32(y)));
+    return f32_to_f16(sigmoid_backward_formula<F32Consts>(f16_to_f32(g), f16_to_f32(y)));
   }
 };
 
@@ -69,7 +69,7 @@ struct BFloat16Op {
     return f32_to_bf16(sigmoid_formula<F32Consts>(bf16_to_f32(x)));
   }
   __device__ static S backward(S g, S y) {
-    return f32_to_bf16(sigmoid_backward_formula(bf16_to_f32(g), bf16_to_f32(y)));
+    return f32_to_bf16(sigmoid_backward_formula<F32Consts>(bf16_to_f32(g), bf16_to_f32(y)));
   }
 };
 
