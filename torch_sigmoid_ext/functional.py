@@ -22,14 +22,13 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         A tensor of input's shape, and its strides when input is dense (channels_last stays
         channels_last). Differentiable, including double backward; only the output is saved.
     """
-    fast = no_autograd_needed(input) if out is None else no_autograd_needed(input, out)
     if out is not None:
-        if fast:
+        if no_autograd_needed(input, out):
             _C._sigmoid_out_no_autograd(input, out)
         else:
             _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
         return out
-    if fast:
+    if no_autograd_needed(input):
         # No gradient needed: straight to the kernel, past the Python autograd layer.
         return _C._sigmoid_no_autograd(input)
     if torch.compiler.is_compiling():
