@@ -3,6 +3,8 @@
 #include <torch/extension.h>
 #include <torch/library.h>
 #include <torch/version.h>
+
+#include <optional>
 #include <torch/csrc/autograd/VariableTypeUtils.h>
 
 #include "cpu/sigmoid_kernel.h"
@@ -63,8 +65,25 @@ c10::TypedOperatorHandle<Signature> find_op(const char* name, const char* overlo
       .typed<Signature>();
 }
 
+// Other Python threads may run while a large call computes; for a small one, releasing and
+// retaking the GIL would cost more than the call.
+class ReleaseGilIfLarge {
+ public:
+  explicit ReleaseGilIfLarge(const at::Tensor& t) {
+    // sym_numel: under tracing with dynamic shapes the size is symbolic; keep the GIL then.
+    const auto numel = t.sym_numel().maybe_as_int();
+    if (numel && *numel >= (int64_t{1} << 16)) {
+      release_.emplace();
+    }
+  }
+
+ private:
+  std::optional<pybind11::gil_scoped_release> release_;
+};
+
 at::Tensor sigmoid_no_autograd(const at::Tensor& input) {
   static const auto op = find_op<at::Tensor(const at::Tensor&)>("sigmoid", "");
+  ReleaseGilIfLarge gil(input);
   at::AutoDispatchBelowADInplaceOrView guard;
   return op.call(input);
 }
@@ -80,6 +99,7 @@ void bump_version(const at::Tensor& t) {
 void sigmoid__no_autograd(at::Tensor& input) {
   static const auto op = find_op<void(at::Tensor&)>("sigmoid_", "");
   {
+    ReleaseGilIfLarge gil(input);
     at::AutoDispatchBelowADInplaceOrView guard;
     op.call(input);
   }
@@ -89,6 +109,7 @@ void sigmoid__no_autograd(at::Tensor& input) {
 void sigmoid_out_no_autograd(const at::Tensor& input, at::Tensor& out) {
   static const auto op = find_op<void(const at::Tensor&, at::Tensor&)>("sigmoid", "out");
   {
+    ReleaseGilIfLarge gil(input);
     at::AutoDispatchBelowADInplaceOrView guard;
     op.call(input, out);
   }
@@ -98,6 +119,7 @@ void sigmoid_out_no_autograd(const at::Tensor& input, at::Tensor& out) {
 at::Tensor sigmoid_backward_no_autograd(const at::Tensor& grad_output, const at::Tensor& output) {
   static const auto op =
       find_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("sigmoid_backward", "");
+  ReleaseGilIfLarge gil(output);
   at::AutoDispatchBelowADInplaceOrView guard;
   return op.call(grad_output, output);
 }
@@ -108,11 +130,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "torch_sigmoid_ext native library: registers the torch_sigmoid_ext ops";
   m.def("build_info", &build_info, "How this build was made and which CPU kernels it runs.");
   // Without the autograd layer, for inputs that need no gradient (see above).
-  const auto no_gil = pybind11::call_guard<pybind11::gil_scoped_release>();
-  m.def("_sigmoid_no_autograd", &sigmoid_no_autograd, no_gil);
-  m.def("_sigmoid__no_autograd", &sigmoid__no_autograd, no_gil);
-  m.def("_sigmoid_out_no_autograd", &sigmoid_out_no_autograd, no_gil);
-  m.def("_sigmoid_backward_no_autograd", &sigmoid_backward_no_autograd, no_gil);
+  m.def("_sigmoid_no_autograd", &sigmoid_no_autograd);
+  m.def("_sigmoid__no_autograd", &sigmoid__no_autograd);
+  m.def("_sigmoid_out_no_autograd", &sigmoid_out_no_autograd);
+  m.def("_sigmoid_backward_no_autograd", &sigmoid_backward_no_autograd);
   m.def(
       "_set_cpu_variant",
       [](const std::string& name) { return torch_sigmoid_ext::cpu::set_active_kernels(name.c_str()); },

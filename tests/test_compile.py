@@ -57,3 +57,18 @@ def test_export():
     exported = torch.export.export(model, (x,))
     assert any("torch_sigmoid_ext.sigmoid" in str(n.target) for n in exported.graph.nodes)
     torch.testing.assert_close(exported.module()(x), model(x))
+
+
+def test_no_grad_fast_path_is_still_traced():
+    # Without a gradient, tse.sigmoid calls the kernel through pybind; tracers below Python
+    # (make_fx, torch.export in either mode) must still record the op.
+    x = torch.randn(4, 5)
+    for strict in (False, True):
+        exported = torch.export.export(tse.Sigmoid(), (x,), strict=strict)
+        targets = [str(n.target) for n in exported.graph.nodes if n.op == "call_function"]
+        assert targets == ["torch_sigmoid_ext.sigmoid.default"], targets
+        torch.testing.assert_close(exported.module()(x), tse.sigmoid(x))
+    gm = torch.fx.experimental.proxy_tensor.make_fx(lambda t: tse.sigmoid(t))(x)
+    assert [str(n.target) for n in gm.graph.nodes if n.op == "call_function"] == [
+        "torch_sigmoid_ext.sigmoid.default"
+    ]

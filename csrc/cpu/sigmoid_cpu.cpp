@@ -7,6 +7,8 @@
 #include <c10/util/complex.h>
 #include <torch/library.h>
 
+#include <initializer_list>
+
 #include "../sigmoid_math.h"
 #include "../sigmoid_ops.h"
 #include "sigmoid_kernel.h"
@@ -38,14 +40,41 @@ cpu::RealType real_type(c10::ScalarType dtype) {
   }
 }
 
+// True when every tensor covers one dense block with the same strides (contiguous, or
+// channels_last / transposed alike), so that element i of each sits at the same offset and
+// one flat loop does it all. Used only for runs too short to split across threads: they skip
+// building a TensorIterator, a third of the call at 1024 elements. Longer runs go through
+// TensorIterator::for_each, whose at::parallel_for is compiled into libtorch with its OpenMP;
+// an at::parallel_for compiled here, without -fopenmp, would silently run on one thread.
+bool same_dense_layout(std::initializer_list<const at::Tensor*> tensors) {
+  const at::Tensor& first = **tensors.begin();
+  if (!first.is_non_overlapping_and_dense()) {
+    return false;
+  }
+  for (const at::Tensor* t : tensors) {
+    if (t->strides() != first.strides() || t->sizes() != first.sizes()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
+  const auto real = real_type(self.scalar_type());
+  if (real != cpu::kNumRealTypes && self.numel() <= kForwardGrainSize &&
+      same_dense_layout({&out, &self})) {
+    const int64_t size = self.element_size();
+    cpu::active_kernels().forward[real](static_cast<char*>(out.data_ptr()),
+                                        static_cast<const char*>(self.const_data_ptr()), size,
+                                        size, self.numel());
+    return;
+  }
   auto iter = at::TensorIteratorConfig()
                   .set_check_mem_overlap(false)  // checked by the caller; out may be self
                   .add_output(out)
                   .add_const_input(self)
                   .resize_outputs(false)
                   .build();
-  const auto real = real_type(self.scalar_type());
   if (real != cpu::kNumRealTypes) {
     const cpu::UnaryLoop loop = cpu::active_kernels().forward[real];
     iter.for_each(
@@ -76,13 +105,21 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
 
 void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_output,
                              const at::Tensor& output) {
+  const auto real = real_type(output.scalar_type());
+  if (real != cpu::kNumRealTypes && output.numel() <= kBackwardGrainSize &&
+      same_dense_layout({&out, &grad_output, &output})) {
+    const int64_t size = output.element_size();
+    cpu::active_kernels().backward[real](
+        static_cast<char*>(out.data_ptr()), static_cast<const char*>(grad_output.const_data_ptr()),
+        static_cast<const char*>(output.const_data_ptr()), size, size, size, output.numel());
+    return;
+  }
   auto iter = at::TensorIteratorConfig()
                   .add_output(out)
                   .add_const_input(grad_output)
                   .add_const_input(output)
                   .resize_outputs(false)
                   .build();
-  const auto real = real_type(output.scalar_type());
   if (real != cpu::kNumRealTypes) {
     const cpu::BinaryLoop loop = cpu::active_kernels().backward[real];
     iter.for_each(
