@@ -82,3 +82,21 @@ def test_quickstart_example_trains():
     assert out.returncode == 0, out.stderr
     accuracy = float(out.stdout.split("accuracy ")[1].split("%")[0])
     assert accuracy > 90
+
+
+def test_benchmark_quick_mode(tmp_path):
+    # A smoke test: the tool runs and writes its CSV; it asserts no speed.
+    csv_path, png_path = tmp_path / "bench.csv", tmp_path / "bench.png"
+    out = subprocess.run(
+        [sys.executable, "-m", "torch_sigmoid_ext.benchmark", "--quick", "--samples", "2",
+         "--min-time", "0.002", "--csv", str(csv_path), "--plot", str(png_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = csv_path.read_text().splitlines()
+    header = rows[0].split(",")
+    for column in ("machine", "torch", "package", "commit", "dtype", "size", "mode",
+                   "ours_us", "torch_us", "speedup", "copy_gbs"):
+        assert column in header
+    assert len(rows) == 1 + 2 * 3 * 4  # dtypes x sizes x modes
+    assert "speedup" in out.stdout
