@@ -55,32 +55,6 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _reference64(x: torch.Tensor) -> np.ndarray:
-    """float64 reference for float32/16-bit inputs: exact enough, and fast."""
-    a = x.detach().cpu().to(torch.float64).numpy()
-    out = np.empty_like(a)
-    pos = a >= 0
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        out[pos] = 1.0 / (1.0 + np.exp(-a[pos]))
-        e = np.exp(a[~pos])
-        out[~pos] = e / (1.0 + e)
-    return out
-
-
-def _ulp64(y: torch.Tensor, ref: np.ndarray, dtype) -> np.ndarray:
-    """ULP error in float64 arithmetic (enough for 24-bit or narrower results)."""
-    mant, emin = num.PRECISION[dtype]
-    yv = y.detach().cpu().to(torch.float64).numpy()
-    mag = np.abs(ref)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        _, e = np.frexp(mag)
-        expo = np.where(mag == 0, emin, np.maximum(e - 1, emin))
-        err = np.abs(yv - ref) / np.ldexp(1.0, expo - mant)
-    both_nan = np.isnan(yv) & np.isnan(ref)
-    err = np.where(both_nan, 0.0, err)
-    return np.where(np.isnan(err), np.inf, err)
-
-
 class _Stats:
     """Running max, worst inputs and correctly-rounded count over chunks."""
 
@@ -144,12 +118,12 @@ def sweep_exhaustive(dtype, device, chunk_bits, quick):
     for start in starts:
         x = _all_values(dtype, start, chunk, step)
         x = x[~x.isnan()]  # NaN inputs are covered by the special values
-        ref = _reference64(x)
+        ref = num.reference_sigmoid(x, np.float64)  # exact enough here, and fast
         ref_rounded = torch.from_numpy(ref).to(dtype)
         xd = x.to(device)
         for impl, fn in IMPLS.items():
             y = fn(xd)
-            stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded, _ulp64(y, ref, dtype),
+            stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded, num.ulp_error(y, ref, dtype),
                             dtype)
         progress.step()
     return {impl: s.summary() for impl, s in stats.items()}
