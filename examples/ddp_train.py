@@ -82,6 +82,10 @@ def main(argv=None):
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, args.save)
             print(f"wrote {args.save}")
     if distributed:
+        # Every rank waits for rank 0's evaluation and save: a rank that tears gloo down while
+        # its peer still holds the connection can abort ("terminate called without an active
+        # exception"), which failed CI once.
+        dist.barrier()
         dist.destroy_process_group()
     return 0
 
