@@ -5,8 +5,8 @@
 // backward needs only the saved output.
 //
 // The formulas are templates over a value type V: float or double for scalar code, or a SIMD
-// vector type that supplies the same operations (+, -, *, /, vfma, vabs, vlt, visnan, vselect
-// and vpow2_from_shifted). A vector loop therefore runs exactly the scalar operations, lane by lane,
+// vector type that supplies the same operations (+, -, *, /, vfma, vfnma, vmin, vmax, visnan,
+// vselect, vpow2_from_shifted and vpow2_or_zero; vscale has a portable default). A vector loop therefore runs exactly the scalar operations, lane by lane,
 // and gives the same bits. To keep that true:
 // - every multiply-add that should fuse is an explicit vfma; build with -ffp-contract=off
 //   (nvcc: --fmad=false) so the compiler fuses nothing else;
@@ -52,20 +52,23 @@ TSE_HOST_DEVICE double bits_double(uint64_t u) {
   return d;
 }
 
-// The constants of each precision. e^z = 2^n * e^r with |r| <= ln2/2, n found by adding a
-// shifter (1.5 * 2^mantissa_bits) so that round-to-nearest leaves n in the low mantissa bits.
-// The scale 2^n is applied as 2^(n + kBias), which is always a normal number, then 2^-kBias at
-// the very end, so that a subnormal result is rounded once.
+// The constants of each precision. e^-x = 2^-n * e^-r with n = round(x log2(e)) and
+// |r| <= ln2/2; n is found by adding a shifter (1.5 * 2^mantissa_bits), so that round-to-nearest
+// leaves n in the low mantissa bits. x is clamped to [kMinX, kMaxX], where the result is
+// already 0 or 1, so that n stays small and infinities need no special case.
 struct F32Consts {
   using Bits = uint32_t;
   static TSE_HOST_DEVICE float quiet_nan() { return bits_float(0x7fc00000u); }
-  static constexpr float kMinZ = -110.0f;  // sigmoid(x) < 2^-150 rounds to 0 below this
+  static constexpr float kMinX = -110.0f;  // sigmoid(x) < 2^-150 rounds to 0 below this
+  static constexpr float kMaxX = 30.0f;    // sigmoid(x) rounds to 1 above 17.4
   static constexpr float kLog2e = 1.44269504088896341f;
   static constexpr float kLn2Hi = 0.693145751953125f;  // n * kLn2Hi is exact (Cody-Waite)
   static constexpr float kLn2Lo = 1.42860682030941723212e-6f;
   static constexpr float kShifter = 12582912.0f;  // 1.5 * 2^23
   static constexpr int kMantissaBits = 23;
   static constexpr int kExpBias = 127;
+  // vscale's default applies 2^n as 2^(n + kBias), always a normal number, then 2^-kBias, so
+  // that a subnormal result is rounded once.
   static constexpr int kBias = 64;
   static constexpr float kUnbias = 0x1p-64f;
 };
@@ -73,7 +76,8 @@ struct F32Consts {
 struct F64Consts {
   using Bits = uint64_t;
   static TSE_HOST_DEVICE double quiet_nan() { return bits_double(0x7ff8000000000000ull); }
-  static constexpr double kMinZ = -760.0;  // sigmoid(x) < 2^-1075 below about -745.2
+  static constexpr double kMinX = -760.0;  // sigmoid(x) < 2^-1075 below about -745.2
+  static constexpr double kMaxX = 40.0;    // sigmoid(x) rounds to 1 above 37.5
   static constexpr double kLog2e = 1.4426950408889634074;
   static constexpr double kLn2Hi = 0.693147180369123816490;  // 32 significant bits
   static constexpr double kLn2Lo = 1.90821492927058770002e-10;
@@ -87,10 +91,15 @@ struct F64Consts {
 // Scalar versions of the operations the formulas use. Vector types provide the same names.
 TSE_HOST_DEVICE float vfma(float a, float b, float c) { return fmaf(a, b, c); }
 TSE_HOST_DEVICE double vfma(double a, double b, double c) { return fma(a, b, c); }
-TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
-TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
-TSE_HOST_DEVICE bool vlt(float a, float b) { return a < b; }
-TSE_HOST_DEVICE bool vlt(double a, double b) { return a < b; }
+// c - a * b, rounded once.
+TSE_HOST_DEVICE float vfnma(float a, float b, float c) { return fmaf(-a, b, c); }
+TSE_HOST_DEVICE double vfnma(double a, double b, double c) { return fma(-a, b, c); }
+// min and max as x86's minps and maxps define them: b when either is NaN. (The formulas never
+// depend on that, but every path then computes the same thing.)
+TSE_HOST_DEVICE float vmin(float a, float b) { return a < b ? a : b; }
+TSE_HOST_DEVICE double vmin(double a, double b) { return a < b ? a : b; }
+TSE_HOST_DEVICE float vmax(float a, float b) { return a > b ? a : b; }
+TSE_HOST_DEVICE double vmax(double a, double b) { return a > b ? a : b; }
 TSE_HOST_DEVICE bool visnan(float a) { return a != a; }
 TSE_HOST_DEVICE bool visnan(double a) { return a != a; }
 TSE_HOST_DEVICE float vselect(bool m, float a, float b) { return m ? a : b; }
@@ -107,6 +116,28 @@ TSE_HOST_DEVICE double vpow2_from_shifted(double t) {
                      << C::kMantissaBits);
 }
 
+// t = x * log2(e) + shifter holds n in its low bits; returns 2^n, or 0 where 2^n is below the
+// normal range (there it only ever adds to a number at least 2^24 times larger).
+TSE_HOST_DEVICE float vpow2_or_zero(float t) {
+  using C = F32Consts;
+  const int32_t e = static_cast<int32_t>(float_bits(t) - float_bits(C::kShifter)) + C::kExpBias;
+  return bits_float(static_cast<uint32_t>(e > 0 ? e : 0) << C::kMantissaBits);
+}
+TSE_HOST_DEVICE double vpow2_or_zero(double t) {
+  using C = F64Consts;
+  const int64_t e = static_cast<int64_t>(double_bits(t) - double_bits(C::kShifter)) + C::kExpBias;
+  return bits_double(static_cast<uint64_t>(e > 0 ? e : 0) << C::kMantissaBits);
+}
+
+// q * 2^n rounded once, for q in [2^-60, 2] and n (from the shifted t, and as a value) in
+// [round(kMinX log2(e)), round(kMaxX log2(e))]. AVX-512 overrides this with vscalefps, which
+// gives the same bits in one instruction.
+template <typename C, typename V>
+TSE_HOST_DEVICE V vscale(V q, V t, V n) {
+  (void)n;
+  return (q * vpow2_from_shifted(t)) * V(C::kUnbias);
+}
+
 // Which NaN an operation passes on depends on the order of its operands in the instruction,
 // which the compiler picks differently for scalar and vector code (and a GPU makes its own).
 // So every NaN result becomes C::quiet_nan(), and every path gives the same bits.
@@ -115,68 +146,64 @@ TSE_HOST_DEVICE V canonical_nan(V r) {
   return vselect(visnan(r), V(C::quiet_nan()), r);
 }
 
-// e^r for |r| <= ln2/2 by Horner on the Taylor series (truncation error below 6e-9 relative
-// for float, below 5e-18 for double).
+// e^-r for |r| <= ln2/2 (and a little more, for the rounding of n), as polynomials fitted for
+// the least maximum relative error: 3.8e-9 for float (degree 6) and 1.1e-17 for double
+// (degree 11), with the coefficients as stored. The first two are exactly 1 and -1, so the
+// error vanishes at r = 0.
 template <typename V>
-TSE_HOST_DEVICE V exp_poly(V r, F32Consts) {
-  V q = vfma(V(0.000198412698412698413f), r, V(0.00138888888888888889f));  // 1/7!, 1/6!
-  q = vfma(q, r, V(0.00833333333333333333f));
-  q = vfma(q, r, V(0.0416666666666666667f));
-  q = vfma(q, r, V(0.166666666666666667f));
-  q = vfma(q, r, V(0.5f));
-  q = vfma(q, r, V(1.0f));
+TSE_HOST_DEVICE V exp_neg_poly(V r, F32Consts) {
+  V q = vfma(V(0.0013814596f), r, V(-0.0083687175f));
+  q = vfma(q, r, V(0.04166839f));
+  q = vfma(q, r, V(-0.16666521f));
+  q = vfma(q, r, V(0.49999994f));
+  q = vfma(q, r, V(-1.0f));
   return vfma(q, r, V(1.0f));
 }
 
 template <typename V>
-TSE_HOST_DEVICE V exp_poly(V r, F64Consts) {
-  V q = vfma(V(1.6059043836821614599e-10), r, V(2.0876756987868098979e-9));  // 1/13!, 1/12!
-  q = vfma(q, r, V(2.5052108385441718775e-8));
-  q = vfma(q, r, V(2.7557319223985890653e-7));
-  q = vfma(q, r, V(2.7557319223985890653e-6));
-  q = vfma(q, r, V(2.4801587301587301587e-5));
-  q = vfma(q, r, V(1.9841269841269841270e-4));
-  q = vfma(q, r, V(1.3888888888888888889e-3));
-  q = vfma(q, r, V(8.3333333333333333333e-3));
-  q = vfma(q, r, V(4.1666666666666666667e-2));
-  q = vfma(q, r, V(1.6666666666666666667e-1));
-  q = vfma(q, r, V(0.5));
-  q = vfma(q, r, V(1.0));
+TSE_HOST_DEVICE V exp_neg_poly(V r, F64Consts) {
+  V q = vfma(V(-2.5000069375934975e-08), r, V(2.763024956858103e-07));
+  q = vfma(q, r, V(-2.755758635561248e-06));
+  q = vfma(q, r, V(2.4801493095355968e-05));
+  q = vfma(q, r, V(-0.00019841269506589194));
+  q = vfma(q, r, V(0.0013888888943633774));
+  q = vfma(q, r, V(-0.008333333333494463));
+  q = vfma(q, r, V(0.04166666666653014));
+  q = vfma(q, r, V(-0.16666666666666413));
+  q = vfma(q, r, V(0.5000000000000011));
+  q = vfma(q, r, V(-1.0));
   return vfma(q, r, V(1.0));
 }
 
 // sigmoid(x), within 2 ULP of the exact value for every input, subnormal results included
-// (the exhaustive float32 sweep measures 1.48 ULP). With z = -|x| <= 0 and e = e^z in (0, 1]:
-//   x >= 0: sigmoid(x) = 1 / (1 + e)
-//   x <  0: sigmoid(x) = e / (1 + e)   (never 1 - sigmoid(-x), which cancels)
-// so nothing overflows, and below x = -87.3, where the float result is subnormal, it keeps its
-// precision instead of flushing to zero. NaN flows through every step and comes out NaN.
-// C is F32Consts or F64Consts; V is its scalar type or a vector of it.
+// (the exhaustive float32 sweep measures 1.50 ULP). With e^-x = 2^-n p, p = e^-r:
+//   sigmoid(x) = 1 / (1 + 2^-n p) = 2^n / (p + 2^n)
+// The denominator d = p + 2^n is formed exactly, as dh + dl (Fast2Sum, larger term first);
+// 1 / d is the correctly rounded 1 / dh plus one Newton step against the exact d, so the
+// quotient is off by little more than its own rounding; and the final 2^n is exact unless the
+// result is subnormal, where it rounds once. Nothing overflows, nothing cancels (this is never
+// 1 - sigmoid(-x)), and below x = -87.3, where the float result is subnormal, it keeps its
+// precision instead of flushing to zero. Every operation counts: this is the whole cost of the
+// kernel. C is F32Consts or F64Consts; V is its scalar type or a vector of it.
 template <typename C, typename V>
 TSE_HOST_DEVICE V sigmoid_formula(V x) {
   const V one(1);
-  V z = -vabs(x);
-  z = vselect(vlt(z, V(C::kMinZ)), V(C::kMinZ), z);  // NaN compares false and stays
-  const V t = vfma(z, V(C::kLog2e), V(C::kShifter));
-  const V n = t - V(C::kShifter);
-  V r = vfma(n, V(-C::kLn2Hi), z);
+  const V xc = vmax(vmin(x, V(C::kMaxX)), V(C::kMinX));  // NaN is dealt with at the end
+  const V t = vfma(xc, V(C::kLog2e), V(C::kShifter));
+  const V n = t - V(C::kShifter);  // round(x log2(e))
+  V r = vfma(n, V(-C::kLn2Hi), xc);
   r = vfma(n, V(-C::kLn2Lo), r);
-  const V a = exp_poly(r, C()) * vpow2_from_shifted(t);  // e^z * 2^kBias, exact scaling
-  const V unbias(C::kUnbias);
-  const V e = a * unbias;  // e^z, rounded once even where it is subnormal
-  // d = 1 + e, held exactly as dh + dl (Fast2Sum, since 1 >= e).
-  const V dh = one + e;
-  const V dl = e - (dh - one);
-  // num / d with one Newton step against the exact d: the quotient is then off by little more
-  // than its final rounding. That step is what keeps the formula within 2 ULP.
-  const auto negative = vlt(x, V(0));
-  const V num = vselect(negative, a, one);
+  const V p = exp_neg_poly(r, C());
+  const V pw = vpow2_or_zero(t);
+  const V big = vmax(p, pw);
+  const V small = vmin(p, pw);
+  const V dh = big + small;
+  const V dl = small - (dh - big);
   const V rcp = one / dh;
-  const V q0 = num * rcp;
-  const V res = vfma(-q0, dh, num) - q0 * dl;
-  const V quot = vfma(res, rcp, q0);
-  // For x < 0 this multiply scales into the subnormal range with a single rounding.
-  return canonical_nan<C>(vselect(negative, quot * unbias, quot));
+  V res = vfnma(rcp, dh, one);  // exact: the error of rcp
+  res = vfnma(rcp, dl, res);
+  const V quot = vfma(res, rcp, rcp);  // 1 / (dh + dl)
+  return vselect(visnan(x), V(C::quiet_nan()), vscale<C>(quot, t, n));
 }
 
 // d/dx sigmoid(x) = y * (1 - y): only the saved output is needed. (1 - y) is exact for

@@ -35,10 +35,10 @@ inline F8 operator+(F8 a, F8 b) { return _mm256_add_ps(a.v, b.v); }
 inline F8 operator-(F8 a, F8 b) { return _mm256_sub_ps(a.v, b.v); }
 inline F8 operator*(F8 a, F8 b) { return _mm256_mul_ps(a.v, b.v); }
 inline F8 operator/(F8 a, F8 b) { return _mm256_div_ps(a.v, b.v); }
-inline F8 operator-(F8 a) { return _mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f)); }
 inline F8 vfma(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
-inline F8 vabs(F8 a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
-inline MaskF8 vlt(F8 a, F8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+inline F8 vfnma(F8 a, F8 b, F8 c) { return _mm256_fnmadd_ps(a.v, b.v, c.v); }
+inline F8 vmin(F8 a, F8 b) { return _mm256_min_ps(a.v, b.v); }
+inline F8 vmax(F8 a, F8 b) { return _mm256_max_ps(a.v, b.v); }
 inline MaskF8 visnan(F8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
 inline F8 vselect(MaskF8 m, F8 a, F8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
 inline F8 vpow2_from_shifted(F8 t) {
@@ -47,6 +47,13 @@ inline F8 vpow2_from_shifted(F8 t) {
       static_cast<int32_t>(C::kBias + C::kExpBias - float_bits(C::kShifter)));
   return _mm256_castsi256_ps(
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t.v), k), C::kMantissaBits));
+}
+inline F8 vpow2_or_zero(F8 t) {
+  using C = F32Consts;
+  const __m256i k = _mm256_set1_epi32(static_cast<int32_t>(C::kExpBias - float_bits(C::kShifter)));
+  const __m256i e =
+      _mm256_max_epi32(_mm256_add_epi32(_mm256_castps_si256(t.v), k), _mm256_setzero_si256());
+  return _mm256_castsi256_ps(_mm256_slli_epi32(e, C::kMantissaBits));
 }
 
 struct MaskD4 {
@@ -62,10 +69,10 @@ inline D4 operator+(D4 a, D4 b) { return _mm256_add_pd(a.v, b.v); }
 inline D4 operator-(D4 a, D4 b) { return _mm256_sub_pd(a.v, b.v); }
 inline D4 operator*(D4 a, D4 b) { return _mm256_mul_pd(a.v, b.v); }
 inline D4 operator/(D4 a, D4 b) { return _mm256_div_pd(a.v, b.v); }
-inline D4 operator-(D4 a) { return _mm256_xor_pd(a.v, _mm256_set1_pd(-0.0)); }
 inline D4 vfma(D4 a, D4 b, D4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
-inline D4 vabs(D4 a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
-inline MaskD4 vlt(D4 a, D4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline D4 vfnma(D4 a, D4 b, D4 c) { return _mm256_fnmadd_pd(a.v, b.v, c.v); }
+inline D4 vmin(D4 a, D4 b) { return _mm256_min_pd(a.v, b.v); }
+inline D4 vmax(D4 a, D4 b) { return _mm256_max_pd(a.v, b.v); }
 inline MaskD4 visnan(D4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
 inline D4 vselect(MaskD4 m, D4 a, D4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
 inline D4 vpow2_from_shifted(D4 t) {
@@ -74,6 +81,15 @@ inline D4 vpow2_from_shifted(D4 t) {
       static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
   return _mm256_castsi256_pd(
       _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(t.v), k), C::kMantissaBits));
+}
+inline D4 vpow2_or_zero(D4 t) {
+  using C = F64Consts;
+  const __m256i k =
+      _mm256_set1_epi64x(static_cast<int64_t>(C::kExpBias - double_bits(C::kShifter)));
+  const __m256i e = _mm256_add_epi64(_mm256_castpd_si256(t.v), k);
+  // AVX2 has no 64-bit max: keep e where it is positive, else 0.
+  const __m256i kept = _mm256_and_si256(e, _mm256_cmpgt_epi64(e, _mm256_setzero_si256()));
+  return _mm256_castsi256_pd(_mm256_slli_epi64(kept, C::kMantissaBits));
 }
 
 struct Avx2Vec {

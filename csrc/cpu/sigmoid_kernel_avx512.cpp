@@ -31,13 +31,10 @@ inline F16 operator+(F16 a, F16 b) { return _mm512_add_ps(a.v, b.v); }
 inline F16 operator-(F16 a, F16 b) { return _mm512_sub_ps(a.v, b.v); }
 inline F16 operator*(F16 a, F16 b) { return _mm512_mul_ps(a.v, b.v); }
 inline F16 operator/(F16 a, F16 b) { return _mm512_div_ps(a.v, b.v); }
-inline F16 operator-(F16 a) {
-  return _mm512_castsi512_ps(
-      _mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN)));
-}
 inline F16 vfma(F16 a, F16 b, F16 c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
-inline F16 vabs(F16 a) { return _mm512_abs_ps(a.v); }
-inline __mmask16 vlt(F16 a, F16 b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ); }
+inline F16 vfnma(F16 a, F16 b, F16 c) { return _mm512_fnmadd_ps(a.v, b.v, c.v); }
+inline F16 vmin(F16 a, F16 b) { return _mm512_min_ps(a.v, b.v); }
+inline F16 vmax(F16 a, F16 b) { return _mm512_max_ps(a.v, b.v); }
 inline __mmask16 visnan(F16 a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
 inline F16 vselect(__mmask16 m, F16 a, F16 b) { return _mm512_mask_blend_ps(m, b.v, a.v); }
 inline F16 vpow2_from_shifted(F16 t) {
@@ -46,6 +43,18 @@ inline F16 vpow2_from_shifted(F16 t) {
       static_cast<int32_t>(C::kBias + C::kExpBias - float_bits(C::kShifter)));
   return _mm512_castsi512_ps(
       _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t.v), k), C::kMantissaBits));
+}
+inline F16 vpow2_or_zero(F16 t) {
+  using C = F32Consts;
+  const __m512i k = _mm512_set1_epi32(static_cast<int32_t>(C::kExpBias - float_bits(C::kShifter)));
+  const __m512i e =
+      _mm512_max_epi32(_mm512_add_epi32(_mm512_castps_si512(t.v), k), _mm512_setzero_si512());
+  return _mm512_castsi512_ps(_mm512_slli_epi32(e, C::kMantissaBits));
+}
+// vscalefps rounds q * 2^floor(n) once, exactly as the portable vscale does.
+template <typename C>
+inline F16 vscale(F16 q, F16, F16 n) {
+  return _mm512_scalef_ps(q.v, n.v);
 }
 
 struct D8 {
@@ -58,13 +67,10 @@ inline D8 operator+(D8 a, D8 b) { return _mm512_add_pd(a.v, b.v); }
 inline D8 operator-(D8 a, D8 b) { return _mm512_sub_pd(a.v, b.v); }
 inline D8 operator*(D8 a, D8 b) { return _mm512_mul_pd(a.v, b.v); }
 inline D8 operator/(D8 a, D8 b) { return _mm512_div_pd(a.v, b.v); }
-inline D8 operator-(D8 a) {
-  return _mm512_castsi512_pd(
-      _mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MIN)));
-}
 inline D8 vfma(D8 a, D8 b, D8 c) { return _mm512_fmadd_pd(a.v, b.v, c.v); }
-inline D8 vabs(D8 a) { return _mm512_abs_pd(a.v); }
-inline __mmask8 vlt(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ); }
+inline D8 vfnma(D8 a, D8 b, D8 c) { return _mm512_fnmadd_pd(a.v, b.v, c.v); }
+inline D8 vmin(D8 a, D8 b) { return _mm512_min_pd(a.v, b.v); }
+inline D8 vmax(D8 a, D8 b) { return _mm512_max_pd(a.v, b.v); }
 inline __mmask8 visnan(D8 a) { return _mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q); }
 inline D8 vselect(__mmask8 m, D8 a, D8 b) { return _mm512_mask_blend_pd(m, b.v, a.v); }
 inline D8 vpow2_from_shifted(D8 t) {
@@ -73,6 +79,18 @@ inline D8 vpow2_from_shifted(D8 t) {
       static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
   return _mm512_castsi512_pd(
       _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(t.v), k), C::kMantissaBits));
+}
+inline D8 vpow2_or_zero(D8 t) {
+  using C = F64Consts;
+  const __m512i k =
+      _mm512_set1_epi64(static_cast<int64_t>(C::kExpBias - double_bits(C::kShifter)));
+  const __m512i e =
+      _mm512_max_epi64(_mm512_add_epi64(_mm512_castpd_si512(t.v), k), _mm512_setzero_si512());
+  return _mm512_castsi512_pd(_mm512_slli_epi64(e, C::kMantissaBits));
+}
+template <typename C>
+inline D8 vscale(D8 q, D8, D8 n) {
+  return _mm512_scalef_pd(q.v, n.v);
 }
 
 struct Avx512Vec {
