@@ -1,5 +1,6 @@
 // The op schemas and the Python module. Kernels register per device in cpu/ and cuda/; fake
-// kernels and autograd live in Python (torch_sigmoid_ext/_fake.py, autograd.py).
+// kernels and most of autograd live in Python (torch_sigmoid_ext/_fake.py, autograd.py);
+// sigmoid_backward's autograd is in sigmoid_autograd.cpp.
 #include <torch/extension.h>
 #include <torch/library.h>
 #include <torch/version.h>

@@ -1,6 +1,7 @@
 """Autograd for the ops. The derivative is written once, here, and used everywhere: by the
 dispatcher-level registrations (so `torch.ops.torch_sigmoid_ext.sigmoid` is differentiable when
-called directly) and by `SigmoidFunction`.
+called directly) and by `SigmoidFunction`. The derivative of sigmoid_backward itself (double
+backward) is in csrc/sigmoid_autograd.cpp.
 
     y = sigmoid(x)                          dy/dx = y * (1 - y)
     sigmoid_backward(g, y) = g * y * (1 - y)
@@ -36,20 +37,6 @@ def sigmoid_vjp(grad, output):
     if no_autograd_needed(grad, output):  # a plain backward, not create_graph=True
         return _C._sigmoid_backward_no_autograd(grad, output)
     return _ops.sigmoid_backward(grad, output)
-
-
-def sigmoid_backward_vjp(grad, grad_output, output, needs_grad_output=True, needs_output=True):
-    """Gradients of sigmoid_backward(grad_output, output), as ATen's derivatives.yaml has them:
-
-    d/d grad_output = sigmoid_backward(grad, conj(output))
-    d/d output      = conj(grad) * grad_output * (1 - 2 conj(output))
-    """
-    grad_grad_output = grad_output_grad = None
-    if needs_grad_output:
-        grad_grad_output = _ops.sigmoid_backward(grad, output.conj())
-    if needs_output:
-        grad_output_grad = grad.conj() * grad_output * (1 - 2 * output.conj())
-    return grad_grad_output, grad_output_grad
 
 
 class SigmoidFunction(torch.autograd.Function):
@@ -100,15 +87,6 @@ def _sigmoid_backward(ctx, grad):
     return sigmoid_vjp(grad, output)
 
 
-def _sigmoid_backward_setup_context(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)
-
-
-def _sigmoid_backward_backward(ctx, grad):
-    grad_output, output = ctx.saved_tensors
-    return sigmoid_backward_vjp(grad, grad_output, output, *ctx.needs_input_grad)
-
-
 def _bump_version(t):
     # As ATen's in-place kernels do, so that autograd notices a saved tensor was overwritten.
     if not t.is_inference():
@@ -156,11 +134,8 @@ def _sigmoid_out_autograd(x, *, out):
 torch.library.register_autograd(
     "torch_sigmoid_ext::sigmoid", _sigmoid_backward, setup_context=_sigmoid_setup_context
 )
-torch.library.register_autograd(
-    "torch_sigmoid_ext::sigmoid_backward",
-    _sigmoid_backward_backward,
-    setup_context=_sigmoid_backward_setup_context,
-)
+# sigmoid_backward's autograd (its double backward) is registered in C++, in
+# csrc/sigmoid_autograd.cpp, where it costs no Python per call.
 # register_autograd takes functional ops only; the mutating ones get their Autograd kernels here.
 _lib = torch.library.Library("torch_sigmoid_ext", "IMPL")
 _lib.impl("sigmoid_", _sigmoid__autograd, "Autograd")
