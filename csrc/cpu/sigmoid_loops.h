@@ -27,6 +27,8 @@ struct Float32Io {
   static void store(float* p, V v) { Vec::store_f32(p, v); }
   static float widen(float s) { return s; }
   static float narrow(float s) { return s; }
+  template <class T>
+  static T forward(T x) { return sigmoid_formula<F32Consts>(x); }
 };
 
 template <class Vec>
@@ -39,9 +41,12 @@ struct Float64Io {
   static void store(double* p, V v) { Vec::store_f64(p, v); }
   static double widen(double s) { return s; }
   static double narrow(double s) { return s; }
+  template <class T>
+  static T forward(T x) { return sigmoid_formula<F64Consts>(x); }
 };
 
-// 16-bit types compute in float32 and round once on the way out.
+// 16-bit types compute in float32 (with the cheaper formula their precision allows) and round
+// once on the way out.
 template <class Vec>
 struct Float16Io {
   using Storage = uint16_t;
@@ -52,6 +57,8 @@ struct Float16Io {
   static void store(uint16_t* p, V v) { Vec::store_f16(p, v); }
   static float widen(uint16_t s) { return f16_to_f32(s); }
   static uint16_t narrow(float s) { return f32_to_f16(s); }
+  template <class T>
+  static T forward(T x) { return sigmoid_half_formula(x); }
 };
 
 template <class Vec>
@@ -64,13 +71,14 @@ struct BFloat16Io {
   static void store(uint16_t* p, V v) { Vec::store_bf16(p, v); }
   static float widen(uint16_t s) { return bf16_to_f32(s); }
   static uint16_t narrow(float s) { return f32_to_bf16(s); }
+  template <class T>
+  static T forward(T x) { return sigmoid_half_formula(x); }
 };
 
 template <class Io>
 void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stride,
                   int64_t n) {
   using S = typename Io::Storage;
-  using C = typename Io::Consts;
   constexpr int W = Io::kWidth;
   if (out_stride == sizeof(S) && in_stride == sizeof(S)) {
     const S* x = reinterpret_cast<const S*>(in);
@@ -82,21 +90,21 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
       for (; i + 2 * W <= n; i += 2 * W) {
         const auto a = Io::load(x + i);
         const auto b = Io::load(x + i + W);
-        Io::store(y + i, sigmoid_formula<C>(a));
-        Io::store(y + i + W, sigmoid_formula<C>(b));
+        Io::store(y + i, Io::forward(a));
+        Io::store(y + i + W, Io::forward(b));
       }
       for (; i + W <= n; i += W) {
-        Io::store(y + i, sigmoid_formula<C>(Io::load(x + i)));
+        Io::store(y + i, Io::forward(Io::load(x + i)));
       }
     }
     for (; i < n; ++i) {
-      y[i] = Io::narrow(sigmoid_formula<C>(Io::widen(x[i])));
+      y[i] = Io::narrow(Io::forward(Io::widen(x[i])));
     }
     return;
   }
   for (int64_t i = 0; i < n; ++i) {
     const S s = *reinterpret_cast<const S*>(in + i * in_stride);
-    *reinterpret_cast<S*>(out + i * out_stride) = Io::narrow(sigmoid_formula<C>(Io::widen(s)));
+    *reinterpret_cast<S*>(out + i * out_stride) = Io::narrow(Io::forward(Io::widen(s)));
   }
 }
 

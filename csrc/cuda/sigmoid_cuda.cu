@@ -57,7 +57,7 @@ struct Float64Op {
 
 struct Float16Op {
   using S = uint16_t;
-  __device__ static S forward(S x) { return f32_to_f16(sigmoid_formula<F32Consts>(f16_to_f32(x))); }
+  __device__ static S forward(S x) { return f32_to_f16(sigmoid_half_formula(f16_to_f32(x))); }
   __device__ static S backward(S g, S y) {
     return f32_to_f16(sigmoid_backward_formula<F32Consts>(f16_to_f32(g), f16_to_f32(y)));
   }
@@ -66,7 +66,7 @@ struct Float16Op {
 struct BFloat16Op {
   using S = uint16_t;
   __device__ static S forward(S x) {
-    return f32_to_bf16(sigmoid_formula<F32Consts>(bf16_to_f32(x)));
+    return f32_to_bf16(sigmoid_half_formula(bf16_to_f32(x)));
   }
   __device__ static S backward(S g, S y) {
     return f32_to_bf16(sigmoid_backward_formula<F32Consts>(bf16_to_f32(g), bf16_to_f32(y)));
