@@ -100,3 +100,22 @@ def test_benchmark_quick_mode(tmp_path):
         assert column in header
     assert len(rows) == 1 + 2 * 3 * 4  # dtypes x sizes x modes
     assert "speedup" in out.stdout
+
+
+def test_benchmark_times_with_the_thread_count_it_reports():
+    # torch.utils.benchmark.Timer runs on one thread unless told otherwise: every "2 threads"
+    # row was once a one-thread measurement.
+    from torch_sigmoid_ext import benchmark
+
+    original = torch.get_num_threads()
+    seen = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            record = lambda: seen.append(torch.get_num_threads())  # noqa: E731
+            timer, _ = benchmark._time(record, torch.device("cpu"), 0.0)
+            seen.clear()
+            timer.timeit(3)
+            assert seen and set(seen) == {n}, (n, seen)
+    finally:
+        torch.set_num_threads(original)

@@ -99,7 +99,8 @@ def _callables(mode, dtype, size, device):
 
 
 def _time(fn, device, min_time):
-    timer = tbench.Timer(stmt="fn()", globals={"fn": fn})
+    # Timer runs with num_threads=1 unless told otherwise: pass the count the caller set.
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     # A first call, then enough repeats per sample to last about min_time.
     fn()
     if device.type == "cuda":
