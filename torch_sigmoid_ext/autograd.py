@@ -1,10 +1,13 @@
-"""Autograd for the ops. The derivative is written once, here, and used everywhere: by the
-dispatcher-level registrations (so `torch.ops.torch_sigmoid_ext.sigmoid` is differentiable when
-called directly) and by `SigmoidFunction`. The derivative of sigmoid_backward itself (double
-backward) is in csrc/sigmoid_autograd.cpp.
+"""Autograd for the ops. The derivative is one op, sigmoid_backward, used everywhere:
 
-    y = sigmoid(x)                          dy/dx = y * (1 - y)
+    y = sigmoid(x)                          dy/dx: grad -> sigmoid_backward(grad, y)
     sigmoid_backward(g, y) = g * y * (1 - y)
+
+The functional ops' autograd is registered in C++ (csrc/sigmoid_autograd.cpp), where a call
+through the dispatcher pays no Python: `torch.ops.torch_sigmoid_ext.sigmoid` and
+`torch_sigmoid_ext.sigmoid` under autograd use it, and it holds sigmoid_backward's own
+derivative (double backward). Here are `SigmoidFunction` (the same as an autograd.Function,
+public API) and the Autograd kernels of the in-place and out= ops.
 
 Only the output y is saved for backward, never the input x. For complex tensors the formulas
 carry conjugates as ATen's do.
@@ -78,15 +81,6 @@ def _needs_grad(*tensors):
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def _sigmoid_setup_context(ctx, inputs, output):
-    ctx.save_for_backward(output)
-
-
-def _sigmoid_backward(ctx, grad):
-    (output,) = ctx.saved_tensors
-    return sigmoid_vjp(grad, output)
-
-
 def _bump_version(t):
     # As ATen's in-place kernels do, so that autograd notices a saved tensor was overwritten.
     if not t.is_inference():
@@ -131,11 +125,8 @@ def _sigmoid_out_autograd(x, *, out):
     _bump_version(out)
 
 
-torch.library.register_autograd(
-    "torch_sigmoid_ext::sigmoid", _sigmoid_backward, setup_context=_sigmoid_setup_context
-)
-# sigmoid_backward's autograd (its double backward) is registered in C++, in
-# csrc/sigmoid_autograd.cpp, where it costs no Python per call.
+# The functional ops' autograd, sigmoid's and sigmoid_backward's, is registered in C++
+# (csrc/sigmoid_autograd.cpp), where it costs no Python per call.
 # register_autograd takes functional ops only; the mutating ones get their Autograd kernels here.
 _lib = torch.library.Library("torch_sigmoid_ext", "IMPL")
 _lib.impl("sigmoid_", _sigmoid__autograd, "Autograd")

@@ -3,7 +3,7 @@
 import torch
 
 from ._extension import _C
-from .autograd import SigmoidFunction, no_autograd_needed
+from .autograd import no_autograd_needed
 
 _ops = torch.ops.torch_sigmoid_ext
 
@@ -31,9 +31,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
     if no_autograd_needed(input):
         # No gradient needed: straight to the kernel, past the Python autograd layer.
         return _C._sigmoid_no_autograd(input)
-    if torch.compiler.is_compiling():
-        return _ops.sigmoid(input)
-    return SigmoidFunction.apply(input)
+    return _ops.sigmoid(input)  # autograd in C++ (csrc/sigmoid_autograd.cpp)
 
 
 def sigmoid_(input: torch.Tensor) -> torch.Tensor:
