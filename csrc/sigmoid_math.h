@@ -6,8 +6,8 @@
 //
 // The formulas are templates over a value type V: float or double for scalar code, or a SIMD
 // vector type that supplies the same operations (+, -, *, /, vfma, vfnma, vmin, vmax, visnan,
-// vselect, vpow2_from_shifted and vpow2_or_zero; vscale has a portable default). A vector loop therefore runs exactly the scalar operations, lane by lane,
-// and gives the same bits. To keep that true:
+// vselect and vpow2_from_shifted; vscale has a portable default). A vector loop therefore runs
+// exactly the scalar operations, lane by lane, and gives the same bits. To keep that true:
 // - every multiply-add that should fuse is an explicit vfma; build with -ffp-contract=off
 //   (nvcc: --fmad=false) so the compiler fuses nothing else;
 // - this header includes only standard headers and gives everything internal linkage, so a
@@ -116,22 +116,10 @@ TSE_HOST_DEVICE double vpow2_from_shifted(double t) {
                      << C::kMantissaBits);
 }
 
-// t = x * log2(e) + shifter holds n in its low bits; returns 2^n, or 0 where 2^n is below the
-// normal range (there it only ever adds to a number at least 2^24 times larger).
-TSE_HOST_DEVICE float vpow2_or_zero(float t) {
-  using C = F32Consts;
-  const int32_t e = static_cast<int32_t>(float_bits(t) - float_bits(C::kShifter)) + C::kExpBias;
-  return bits_float(static_cast<uint32_t>(e > 0 ? e : 0) << C::kMantissaBits);
-}
-TSE_HOST_DEVICE double vpow2_or_zero(double t) {
-  using C = F64Consts;
-  const int64_t e = static_cast<int64_t>(double_bits(t) - double_bits(C::kShifter)) + C::kExpBias;
-  return bits_double(static_cast<uint64_t>(e > 0 ? e : 0) << C::kMantissaBits);
-}
-
 // q * 2^n rounded once, for q in [2^-60, 2] and n (from the shifted t, and as a value) in
-// [round(kMinX log2(e)), round(kMaxX log2(e))]. AVX-512 overrides this with vscalefps, which
-// gives the same bits in one instruction.
+// [round(kMinX log2(e)), round(kMaxX log2(e))]; with q = 1, 2^n itself (subnormal or 0 at the
+// bottom of that range). AVX-512 overrides this with vscalefps, which gives the same bits in
+// one instruction.
 template <typename C, typename V>
 TSE_HOST_DEVICE V vscale(V q, V t, V n) {
   (void)n;
@@ -194,7 +182,7 @@ TSE_HOST_DEVICE V sigmoid_formula(V x) {
   V r = vfma(n, V(-C::kLn2Hi), xc);
   r = vfma(n, V(-C::kLn2Lo), r);
   const V p = exp_neg_poly(r, C());
-  const V pw = vpow2_or_zero(t);
+  const V pw = vscale<C>(one, t, n);  // 2^n
   const V big = vmax(p, pw);
   const V small = vmin(p, pw);
   const V dh = big + small;
@@ -225,7 +213,7 @@ TSE_HOST_DEVICE V sigmoid_half_formula(V x) {
   p = vfma(p, r, V(0.499992311000824f));
   p = vfma(p, r, V(-1.0f));
   p = vfma(p, r, V(1.0f));
-  const V quot = V(1.0f) / (p + vpow2_or_zero(t));
+  const V quot = V(1.0f) / (p + vscale<C>(V(1.0f), t, n));
   return vselect(visnan(x), V(C::quiet_nan()), vscale<C>(quot, t, n));
 }
 

@@ -48,13 +48,6 @@ inline F8 vpow2_from_shifted(F8 t) {
   return _mm256_castsi256_ps(
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t.v), k), C::kMantissaBits));
 }
-inline F8 vpow2_or_zero(F8 t) {
-  using C = F32Consts;
-  const __m256i k = _mm256_set1_epi32(static_cast<int32_t>(C::kExpBias - float_bits(C::kShifter)));
-  const __m256i e =
-      _mm256_max_epi32(_mm256_add_epi32(_mm256_castps_si256(t.v), k), _mm256_setzero_si256());
-  return _mm256_castsi256_ps(_mm256_slli_epi32(e, C::kMantissaBits));
-}
 
 struct MaskD4 {
   __m256d m;
@@ -81,15 +74,6 @@ inline D4 vpow2_from_shifted(D4 t) {
       static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
   return _mm256_castsi256_pd(
       _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(t.v), k), C::kMantissaBits));
-}
-inline D4 vpow2_or_zero(D4 t) {
-  using C = F64Consts;
-  const __m256i k =
-      _mm256_set1_epi64x(static_cast<int64_t>(C::kExpBias - double_bits(C::kShifter)));
-  const __m256i e = _mm256_add_epi64(_mm256_castpd_si256(t.v), k);
-  // AVX2 has no 64-bit max: keep e where it is positive, else 0.
-  const __m256i kept = _mm256_and_si256(e, _mm256_cmpgt_epi64(e, _mm256_setzero_si256()));
-  return _mm256_castsi256_pd(_mm256_slli_epi64(kept, C::kMantissaBits));
 }
 
 struct Avx2Vec {

@@ -44,13 +44,6 @@ inline F16 vpow2_from_shifted(F16 t) {
   return _mm512_castsi512_ps(
       _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t.v), k), C::kMantissaBits));
 }
-inline F16 vpow2_or_zero(F16 t) {
-  using C = F32Consts;
-  const __m512i k = _mm512_set1_epi32(static_cast<int32_t>(C::kExpBias - float_bits(C::kShifter)));
-  const __m512i e =
-      _mm512_max_epi32(_mm512_add_epi32(_mm512_castps_si512(t.v), k), _mm512_setzero_si512());
-  return _mm512_castsi512_ps(_mm512_slli_epi32(e, C::kMantissaBits));
-}
 // vscalefps rounds q * 2^floor(n) once, exactly as the portable vscale does.
 template <typename C>
 inline F16 vscale(F16 q, F16, F16 n) {
@@ -79,14 +72,6 @@ inline D8 vpow2_from_shifted(D8 t) {
       static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
   return _mm512_castsi512_pd(
       _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(t.v), k), C::kMantissaBits));
-}
-inline D8 vpow2_or_zero(D8 t) {
-  using C = F64Consts;
-  const __m512i k =
-      _mm512_set1_epi64(static_cast<int64_t>(C::kExpBias - double_bits(C::kShifter)));
-  const __m512i e =
-      _mm512_max_epi64(_mm512_add_epi64(_mm512_castpd_si512(t.v), k), _mm512_setzero_si512());
-  return _mm512_castsi512_pd(_mm512_slli_epi64(e, C::kMantissaBits));
 }
 template <typename C>
 inline D8 vscale(D8 q, D8, D8 n) {
