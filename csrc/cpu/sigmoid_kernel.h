@@ -30,10 +30,12 @@ extern const KernelTable kGenericKernels;
 #define TORCH_SIGMOID_EXT_X86 1
 extern const KernelTable kAvx2Kernels;
 extern const KernelTable kAvx512Kernels;
+extern const KernelTable kAvx512Bf16Kernels;
 #endif
 
 // The variant in use. Chosen on first use: the best the CPU supports, unless the environment
-// variable TORCH_SIGMOID_EXT_CPU_VARIANT names another (generic, avx2 or avx512).
+// variable TORCH_SIGMOID_EXT_CPU_VARIANT names another (generic, avx2, avx512 or
+// avx512_bf16).
 const KernelTable& active_kernels();
 // Switches the variant for the whole process; returns false if the CPU cannot run it.
 bool set_active_kernels(const char* name);

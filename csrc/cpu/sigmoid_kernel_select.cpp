@@ -12,6 +12,11 @@ namespace {
 
 bool cpu_can_run(const KernelTable& table) {
 #ifdef TORCH_SIGMOID_EXT_X86
+  if (&table == &kAvx512Bf16Kernels) {
+    return cpu_can_run(kAvx512Kernels) && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bf16");
+  }
   if (&table == &kAvx512Kernels) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
            __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -27,6 +32,7 @@ bool cpu_can_run(const KernelTable& table) {
 // Every variant, best first.
 const KernelTable* const kAllTables[] = {
 #ifdef TORCH_SIGMOID_EXT_X86
+    &kAvx512Bf16Kernels,
     &kAvx512Kernels,
     &kAvx2Kernels,
 #endif
