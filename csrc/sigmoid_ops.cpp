@@ -10,7 +10,6 @@
 namespace torch_sigmoid_ext {
 namespace {
 
-// As torch.sigmoid: integer and bool inputs give the default float dtype.
 bool has_lazy_bits(const at::Tensor& t) { return t.is_conj() || t.is_neg(); }
 
 // Kernels read raw memory, so a lazy conjugate or negation (x.conj(), torch._neg_view) is
@@ -33,6 +32,7 @@ at::Tensor empty_result_like(const at::Tensor& t) {
   return at::empty_strided(t.sizes(), t.strides(), t.options());
 }
 
+// As torch.sigmoid: integer and bool inputs give the default float dtype.
 c10::ScalarType result_dtype(const at::Tensor& self) {
   const auto dtype = self.scalar_type();
   if (c10::isFloatingType(dtype) || c10::isComplexType(dtype)) {

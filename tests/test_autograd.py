@@ -48,10 +48,11 @@ def test_backward_op_gradients(device, dtype):
     assert gradgradcheck(ops.sigmoid_backward, (g, y))
 
 
-def test_backward_op_autograd_is_registered_in_cpp():
-    # A Python autograd kernel would cost every direct torch.ops call about 5 us (see
+@pytest.mark.parametrize("op", ["sigmoid", "sigmoid_backward"])
+def test_functional_ops_autograd_is_registered_in_cpp(op):
+    # A Python autograd kernel would cost every call through the dispatcher 5 to 8 us (see
     # csrc/sigmoid_autograd.cpp); the dispatcher names the file that registered it.
-    dump = torch._C._dispatch_dump("torch_sigmoid_ext::sigmoid_backward")
+    dump = torch._C._dispatch_dump(f"torch_sigmoid_ext::{op}")
     (line,) = [ln for ln in dump.splitlines() if ln.startswith("Autograd[alias]")]
     assert "sigmoid_autograd.cpp" in line, line
 
@@ -65,7 +66,10 @@ def test_backward_op_records_only_what_needs_grad(device):
     torch.testing.assert_close(gg, y * (1 - y))
     with torch.no_grad():
         assert ops.sigmoid_backward(g, y).grad_fn is None
+        assert ops.sigmoid(g).grad_fn is None
     assert ops.sigmoid_backward(g.detach(), y).grad_fn is None
+    assert ops.sigmoid(g.detach()).grad_fn is None
+    assert "SigmoidFunction" in ops.sigmoid(g).grad_fn.name()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])

@@ -96,7 +96,6 @@ struct Avx2Vec {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   }
-  // Round to nearest even as f32_to_bf16 does; NaN keeps its sign and top payload, made quiet.
   // Round to nearest even as f32_to_bf16 does. Only kernel results are stored, and their one
   // NaN, the canonical 0x7fc00000, rounds to 0x7fc0 as f32_to_bf16 makes it: no NaN case here.
   static void store_bf16(uint16_t* p, F8 v) {
