@@ -85,6 +85,11 @@ def _dtensor_worker(rank, port):
         assert count > 0, "sigmoid of a Partial DTensor ran without reducing it first"
         assert not y.placements[0].is_partial()
         torch.testing.assert_close(y.full_tensor(), expected)
+        # Both ranks done before either tears gloo down: a rank that destroys the group while
+        # the other is still in a collective makes gloo abort (SIGABRT, "terminate called
+        # without an active exception"), as this test did once in CI. Not on the failure path,
+        # where the other rank may never arrive.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
