@@ -67,3 +67,37 @@ def test_training_matches_nn_sigmoid():
     assert abs(results[0][0] - results[1][0]) < 1e-5
     for a, b in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_fx_symbolic_trace():
+    # FX traces with Proxy objects, which are no tensors: the functions dispatch them through
+    # __torch_function__, as torch's own do, and the graph calls our function.
+    x = torch.randn(3, 4)
+    for inplace in (False, True):
+        model = nn.Sequential(nn.Linear(4, 4), tse.Sigmoid(inplace=inplace))
+        traced = torch.fx.symbolic_trace(model)
+        targets = [n.target for n in traced.graph.nodes if n.op == "call_function"]
+        assert targets == [tse.sigmoid_ if inplace else tse.sigmoid]
+        assert torch.equal(traced(x), model(x))
+
+
+def test_torch_function_mode_sees_the_calls():
+    class Recorder(torch.overrides.TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            self.calls.append(func)
+            return func(*args, **(kwargs or {}))
+
+    x, out, h0 = torch.randn(5), torch.empty(5), torch.randn(5)
+    h = h0.clone()
+    with Recorder() as recorder:
+        y = tse.sigmoid(x)
+        tse.sigmoid(x, out=out)
+        tse.sigmoid_(h)
+    assert [f for f in recorder.calls if f in (tse.sigmoid, tse.sigmoid_)] == [
+        tse.sigmoid, tse.sigmoid, tse.sigmoid_]
+    assert torch.equal(y, out) and torch.equal(y, tse.sigmoid(x))
+    assert torch.equal(h, tse.sigmoid(h0))

@@ -1,6 +1,7 @@
 """The functional API: torch_sigmoid_ext.sigmoid and torch_sigmoid_ext.sigmoid_."""
 
 import torch
+from torch.overrides import handle_torch_function, has_torch_function, has_torch_function_unary
 
 from ._extension import _C
 from .autograd import no_autograd_needed
@@ -22,6 +23,13 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         A tensor of input's shape, and its strides when input is dense (channels_last stays
         channels_last). Differentiable, including double backward; only the output is saved.
     """
+    # __torch_function__ first, as torch's own Python functions do: torch.fx tracing (its
+    # Proxy is no tensor), TorchFunctionModes and tensor subclasses that override it.
+    if out is None:
+        if has_torch_function_unary(input):
+            return handle_torch_function(sigmoid, (input,), input)
+    elif has_torch_function((input, out)):
+        return handle_torch_function(sigmoid, (input, out), input, out=out)
     if out is not None:
         if no_autograd_needed(input, out):
             _C._sigmoid_out_no_autograd(input, out)
@@ -42,6 +50,8 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     overwritten values are the saved output), an error on a leaf that requires grad.
     Returns input.
     """
+    if has_torch_function_unary(input):
+        return handle_torch_function(sigmoid_, (input,), input)
     if no_autograd_needed(input):
         _C._sigmoid__no_autograd(input)
     else:
