@@ -39,7 +39,11 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
     if no_autograd_needed(input):
         # No gradient needed: straight to the kernel, past the Python autograd layer.
         return _C._sigmoid_no_autograd(input)
-    return _ops.sigmoid(input)  # autograd in C++ (csrc/sigmoid_autograd.cpp)
+    if torch.compiler.is_compiling():
+        return _ops.sigmoid(input)  # Dynamo must see the op
+    # The op through the dispatcher, autograd (C++, csrc/sigmoid_autograd.cpp) included, as
+    # _ops.sigmoid(input) but without the Python layer of torch.ops.
+    return _C._sigmoid_with_autograd(input)
 
 
 def sigmoid_(input: torch.Tensor) -> torch.Tensor:
