@@ -1,6 +1,7 @@
 // The op schemas and the Python module. Kernels register per device in cpu/ and cuda/; fake
-// kernels and most of autograd live in Python (torch_sigmoid_ext/_fake.py, autograd.py);
-// sigmoid_backward's autograd is in sigmoid_autograd.cpp.
+// kernels live in Python (torch_sigmoid_ext/_fake.py); the autograd of sigmoid and
+// sigmoid_backward in sigmoid_autograd.cpp, that of sigmoid_ and sigmoid.out in
+// torch_sigmoid_ext/autograd.py.
 #include <torch/extension.h>
 #include <torch/library.h>
 #include <torch/version.h>

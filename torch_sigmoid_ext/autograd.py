@@ -126,8 +126,8 @@ def _sigmoid_out_autograd(x, *, out):
 
 
 # The functional ops' autograd, sigmoid's and sigmoid_backward's, is registered in C++
-# (csrc/sigmoid_autograd.cpp), where it costs no Python per call.
-# register_autograd takes functional ops only; the mutating ones get their Autograd kernels here.
+# (csrc/sigmoid_autograd.cpp), where it costs no Python per call. The mutating ones get their
+# Autograd kernels here.
 _lib = torch.library.Library("torch_sigmoid_ext", "IMPL")
 _lib.impl("sigmoid_", _sigmoid__autograd, "Autograd")
 _lib.impl("sigmoid.out", _sigmoid_out_autograd, "Autograd")

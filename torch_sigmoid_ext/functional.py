@@ -25,17 +25,16 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
     """
     # __torch_function__ first, as torch's own Python functions do: torch.fx tracing (its
     # Proxy is no tensor), TorchFunctionModes and tensor subclasses that override it.
-    if out is None:
-        if has_torch_function_unary(input):
-            return handle_torch_function(sigmoid, (input,), input)
-    elif has_torch_function((input, out)):
-        return handle_torch_function(sigmoid, (input, out), input, out=out)
     if out is not None:
+        if has_torch_function((input, out)):
+            return handle_torch_function(sigmoid, (input, out), input, out=out)
         if no_autograd_needed(input, out):
             _C._sigmoid_out_no_autograd(input, out)
         else:
             _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
         return out
+    if has_torch_function_unary(input):
+        return handle_torch_function(sigmoid, (input,), input)
     if no_autograd_needed(input):
         # No gradient needed: straight to the kernel, past the Python autograd layer.
         return _C._sigmoid_no_autograd(input)
