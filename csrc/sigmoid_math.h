@@ -61,6 +61,12 @@ struct F32Consts {
   static TSE_HOST_DEVICE float quiet_nan() { return bits_float(0x7fc00000u); }
   static constexpr float kMinX = -110.0f;  // sigmoid(x) < 2^-150 rounds to 0 below this
   static constexpr float kMaxX = 30.0f;    // sigmoid(x) rounds to 1 above 17.4
+  // For |x| <= kExactX, |n| <= 23: 1 + 2^n is exact (see sigmoid_formula), and 2^n and the
+  // result are normal numbers. The range of sigmoid_formula_mid.
+  static constexpr float kExactX = 16.0f;
+  // From here up, 2^n and the result are normal numbers (n >= -124): the range of
+  // sigmoid_half_formula_upper.
+  static constexpr float kNormalX = -86.0f;
   static constexpr float kLog2e = 1.44269504088896341f;
   static constexpr float kLn2Hi = 0.693145751953125f;  // n * kLn2Hi is exact (Cody-Waite)
   static constexpr float kLn2Lo = 1.42860682030941723212e-6f;
@@ -78,6 +84,7 @@ struct F64Consts {
   static TSE_HOST_DEVICE double quiet_nan() { return bits_double(0x7ff8000000000000ull); }
   static constexpr double kMinX = -760.0;  // sigmoid(x) < 2^-1075 below about -745.2
   static constexpr double kMaxX = 40.0;    // sigmoid(x) rounds to 1 above 37.5
+  static constexpr double kExactX = 35.0;  // |n| <= 51: 1 + 2^n is exact, as for float
   static constexpr double kLog2e = 1.4426950408889634074;
   static constexpr double kLn2Hi = 0.693147180369123816490;  // 32 significant bits
   static constexpr double kLn2Lo = 1.90821492927058770002e-10;
@@ -102,6 +109,10 @@ TSE_HOST_DEVICE float vmax(float a, float b) { return a > b ? a : b; }
 TSE_HOST_DEVICE double vmax(double a, double b) { return a > b ? a : b; }
 TSE_HOST_DEVICE bool visnan(float a) { return a != a; }
 TSE_HOST_DEVICE bool visnan(double a) { return a != a; }
+TSE_HOST_DEVICE bool vlt(float a, float b) { return a < b; }
+TSE_HOST_DEVICE bool vlt(double a, double b) { return a < b; }
+TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
+TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
 TSE_HOST_DEVICE float vselect(bool m, float a, float b) { return m ? a : b; }
 TSE_HOST_DEVICE double vselect(bool m, double a, double b) { return m ? a : b; }
 // t = z * log2(e) + shifter holds n in its low bits; returns 2^(n + kBias).
@@ -114,6 +125,22 @@ TSE_HOST_DEVICE double vpow2_from_shifted(double t) {
   using C = F64Consts;
   return bits_double((double_bits(t) - double_bits(C::kShifter) + C::kBias + C::kExpBias)
                      << C::kMantissaBits);
+}
+
+// n << kMantissaBits, from t = shifter + n: the low bits of t's are n, and the shifter's vanish
+// in the shift (its low 9 bits, or 12 for double, are zero). Adding it to the bits of a normal q
+// gives q * 2^n, exactly, where that is a normal number too.
+TSE_HOST_DEVICE float vexponent_from_shifted(float t) {
+  return bits_float(float_bits(t) << F32Consts::kMantissaBits);
+}
+TSE_HOST_DEVICE double vexponent_from_shifted(double t) {
+  return bits_double(double_bits(t) << F64Consts::kMantissaBits);
+}
+TSE_HOST_DEVICE float vadd_exponent(float q, float e) {
+  return bits_float(float_bits(q) + float_bits(e));
+}
+TSE_HOST_DEVICE double vadd_exponent(double q, double e) {
+  return bits_double(double_bits(q) + double_bits(e));
 }
 
 // q * 2^n rounded once, for q in [2^-60, 2] and n (from the shifted t, and as a value) in
@@ -134,22 +161,21 @@ TSE_HOST_DEVICE V canonical_nan(V r) {
   return vselect(visnan(r), V(C::quiet_nan()), r);
 }
 
-// e^-r for |r| <= ln2/2 (and a little more, for the rounding of n), as polynomials fitted for
-// the least maximum relative error: 3.8e-9 for float (degree 6) and 1.1e-17 for double
-// (degree 11), with the coefficients as stored. The first two are exactly 1 and -1, so the
-// error vanishes at r = 0.
+// e^-r = 1 + r q(r) for |r| <= ln2/2 (and a little more, for the rounding of n): these return
+// q(r), so that the caller can add the 1 together with what else it needs. Fitted for the least
+// maximum relative error of 1 + r q(r): 3.8e-9 for float (degree 6) and 1.1e-17 for double
+// (degree 11), with the coefficients as stored.
 template <typename V>
-TSE_HOST_DEVICE V exp_neg_poly(V r, F32Consts) {
+TSE_HOST_DEVICE V exp_neg_q(V r, F32Consts) {
   V q = vfma(V(0.0013814596f), r, V(-0.0083687175f));
   q = vfma(q, r, V(0.04166839f));
   q = vfma(q, r, V(-0.16666521f));
   q = vfma(q, r, V(0.49999994f));
-  q = vfma(q, r, V(-1.0f));
-  return vfma(q, r, V(1.0f));
+  return vfma(q, r, V(-1.0f));
 }
 
 template <typename V>
-TSE_HOST_DEVICE V exp_neg_poly(V r, F64Consts) {
+TSE_HOST_DEVICE V exp_neg_q(V r, F64Consts) {
   V q = vfma(V(-2.5000069375934975e-08), r, V(2.763024956858103e-07));
   q = vfma(q, r, V(-2.755758635561248e-06));
   q = vfma(q, r, V(2.4801493095355968e-05));
@@ -159,20 +185,21 @@ TSE_HOST_DEVICE V exp_neg_poly(V r, F64Consts) {
   q = vfma(q, r, V(0.04166666666653014));
   q = vfma(q, r, V(-0.16666666666666413));
   q = vfma(q, r, V(0.5000000000000011));
-  q = vfma(q, r, V(-1.0));
-  return vfma(q, r, V(1.0));
+  return vfma(q, r, V(-1.0));
 }
 
 // sigmoid(x), within 2 ULP of the exact value for every input, subnormal results included
-// (the exhaustive float32 sweep measures 1.50 ULP). With e^-x = 2^-n p, p = e^-r:
-//   sigmoid(x) = 1 / (1 + 2^-n p) = 2^n / (p + 2^n)
-// The denominator d = p + 2^n is formed exactly, as dh + dl (Fast2Sum, larger term first);
-// 1 / d is the correctly rounded 1 / dh plus one Newton step against the exact d, so the
-// quotient is off by little more than its own rounding; and the final 2^n is exact unless the
-// result is subnormal, where it rounds once. Nothing overflows, nothing cancels (this is never
-// 1 - sigmoid(-x)), and below x = -87.3, where the float result is subnormal, it keeps its
-// precision instead of flushing to zero. Every operation counts: this is the whole cost of the
-// kernel. C is F32Consts or F64Consts; V is its scalar type or a vector of it.
+// (the exhaustive float32 sweep measures 1.66 ULP). With e^-x = 2^-n p and p = e^-r = 1 + r q:
+//   sigmoid(x) = 1 / (1 + 2^-n p) = 2^n / d,   d = p + 2^n = (1 + 2^n) + r q
+// - For |x| <= kExactX, 1 + 2^n is exact, and d is rounded once, by one fused multiply-add.
+// - Below -kExactX, 2^n is too small to add to 1 exactly: d = 1 + (r q + 2^n), where the inner
+//   sum is small and so is its rounding.
+// Then 1 / d is one correctly rounded division, and the final 2^n is exact unless the result is
+// subnormal, where it rounds once. Nothing overflows, and below x = -87.3, where the float result
+// is subnormal, it keeps its precision instead of flushing to zero.
+// - Above kExactX the result is within 2^-23 of 1, closer than d can say: there it is
+//   1 - 2^-n p, rounded once, which is sigmoid(x) but for (2^-n p)^2 < 2^-46.
+// C is F32Consts or F64Consts; V is its scalar type or a vector of it.
 template <typename C, typename V>
 TSE_HOST_DEVICE V sigmoid_formula(V x) {
   const V one(1);
@@ -181,40 +208,73 @@ TSE_HOST_DEVICE V sigmoid_formula(V x) {
   const V n = t - V(C::kShifter);  // round(x log2(e))
   V r = vfma(n, V(-C::kLn2Hi), xc);
   r = vfma(n, V(-C::kLn2Lo), r);
-  const V p = exp_neg_poly(r, C());
+  const V q = exp_neg_q(r, C());
   const V pw = vscale<C>(one, t, n);  // 2^n
-  const V big = vmax(p, pw);
-  const V small = vmin(p, pw);
-  const V dh = big + small;
-  const V dl = small - (dh - big);
-  const V rcp = one / dh;
-  V res = vfnma(rcp, dh, one);  // exact: the error of rcp
-  res = vfnma(rcp, dl, res);
-  const V quot = vfma(res, rcp, rcp);  // 1 / (dh + dl)
-  return vselect(visnan(x), V(C::quiet_nan()), vscale<C>(quot, t, n));
+  const V d = vselect(vlt(x, V(-C::kExactX)), one + vfma(r, q, pw), vfma(r, q, one + pw));
+  V res = vscale<C>(one / d, t, n);
+  res = vselect(vlt(V(C::kExactX), x), one - vfma(r, q, one) / pw, res);  // p / 2^n is exact
+  return vselect(visnan(x), V(C::quiet_nan()), res);
+}
+
+// sigmoid_formula for |x| <= C::kExactX, where it gives the same bits with less work: no clamp,
+// no selects, and 2^n is a normal number, so scaling by it is an integer add to the exponent.
+// The vector loops take this path when every lane of a vector is in range, which is the common
+// case by far, and sigmoid_formula otherwise: 17 vector operations, range check included,
+// against 28 (AVX-512).
+template <typename C, typename V>
+TSE_HOST_DEVICE V sigmoid_formula_mid(V x) {
+  const V one(1);
+  const V t = vfma(x, V(C::kLog2e), V(C::kShifter));
+  const V n = t - V(C::kShifter);
+  V r = vfma(n, V(-C::kLn2Hi), x);
+  r = vfma(n, V(-C::kLn2Lo), r);
+  const V q = exp_neg_q(r, C());
+  const V e = vexponent_from_shifted(t);
+  const V d = vfma(r, q, one + vadd_exponent(one, e));
+  return vadd_exponent(one / d, e);
 }
 
 // sigmoid(x) in float32 for a float16 or bfloat16 result, which keeps 11 or 8 bits of it. The
 // same steps without what only float32's last bits need: a degree-5 polynomial (1.1e-7), a
-// one-constant reduction, and a plain division for 1 / d. About 2 float32 ULP, so rounding to
-// 16 bits gives the same result as sigmoid_formula for every bfloat16 input; for float16 it
-// differs on 7 of the 63,490 finite inputs, by 1 ULP, and 7 results are not correctly rounded
-// against 6 with the full formula (tests/test_kernels.py checks every 16-bit value). 17
-// vector operations instead of 25 (AVX-512).
+// one-constant reduction, and one rounding of d everywhere (1 + 2^n may round). About 2.5
+// float32 ULP, so rounding to 16 bits gives the same result as sigmoid_formula for every
+// bfloat16 input; for float16 it differs on a handful of the 63,490 finite inputs, by 1 ULP
+// (tests/test_kernels.py checks every 16-bit value).
+template <typename V>
+TSE_HOST_DEVICE V exp_neg_q_half(V r) {
+  V q = vfma(V(-0.008312522433698177f), r, V(0.041890159249305725f));
+  q = vfma(q, r, V(-0.16667114198207855f));
+  q = vfma(q, r, V(0.499992311000824f));
+  return vfma(q, r, V(-1.0f));
+}
+
 template <typename V>
 TSE_HOST_DEVICE V sigmoid_half_formula(V x) {
   using C = F32Consts;
+  const V one(1.0f);
   const V xc = vmax(vmin(x, V(C::kMaxX)), V(C::kMinX));  // NaN is dealt with at the end
   const V t = vfma(xc, V(C::kLog2e), V(C::kShifter));
   const V n = t - V(C::kShifter);
   const V r = vfma(n, V(-0.693147180559945309f), xc);
-  V p = vfma(V(-0.008312522433698177f), r, V(0.041890159249305725f));
-  p = vfma(p, r, V(-0.16667114198207855f));
-  p = vfma(p, r, V(0.499992311000824f));
-  p = vfma(p, r, V(-1.0f));
-  p = vfma(p, r, V(1.0f));
-  const V quot = V(1.0f) / (p + vscale<C>(V(1.0f), t, n));
+  const V q = exp_neg_q_half(r);
+  const V quot = one / vfma(r, q, one + vscale<C>(one, t, n));
   return vselect(visnan(x), V(C::quiet_nan()), vscale<C>(quot, t, n));
+}
+
+// sigmoid_half_formula for x >= F32Consts::kNormalX (not NaN), as sigmoid_formula_mid is for
+// sigmoid_formula: the same bits, 15 vector operations against 19 (AVX-512).
+template <typename V>
+TSE_HOST_DEVICE V sigmoid_half_formula_upper(V x) {
+  using C = F32Consts;
+  const V one(1.0f);
+  const V xc = vmin(x, V(C::kMaxX));
+  const V t = vfma(xc, V(C::kLog2e), V(C::kShifter));
+  const V n = t - V(C::kShifter);
+  const V r = vfma(n, V(-0.693147180559945309f), xc);
+  const V q = exp_neg_q_half(r);
+  const V e = vexponent_from_shifted(t);
+  const V quot = one / vfma(r, q, one + vadd_exponent(one, e));
+  return vadd_exponent(quot, e);
 }
 
 // d/dx sigmoid(x) = y * (1 - y): only the saved output is needed. (1 - y) is exact for

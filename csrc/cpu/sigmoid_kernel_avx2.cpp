@@ -40,6 +40,26 @@ inline F8 vfnma(F8 a, F8 b, F8 c) { return _mm256_fnmadd_ps(a.v, b.v, c.v); }
 inline F8 vmin(F8 a, F8 b) { return _mm256_min_ps(a.v, b.v); }
 inline F8 vmax(F8 a, F8 b) { return _mm256_max_ps(a.v, b.v); }
 inline MaskF8 visnan(F8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
+inline MaskF8 vlt(F8 a, F8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+// Whether every lane of a is >= b, or <= b (a NaN lane is neither).
+inline bool vall_ge(F8 a, F8 b) {
+  return _mm256_movemask_ps(_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)) == 0xff;
+}
+inline bool vall_le(F8 a, F8 b) {
+  return _mm256_movemask_ps(_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)) == 0xff;
+}
+inline F8 vabs(F8 a) {
+  return _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_castps_si256(a.v), _mm256_set1_epi32(0x7fffffff)));
+}
+inline F8 vexponent_from_shifted(F8 t) {
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_castps_si256(t.v), F32Consts::kMantissaBits));
+}
+inline F8 vadd_exponent(F8 q, F8 e) {
+  return _mm256_castsi256_ps(
+      _mm256_add_epi32(_mm256_castps_si256(q.v), _mm256_castps_si256(e.v)));
+}
 inline F8 vselect(MaskF8 m, F8 a, F8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
 inline F8 vpow2_from_shifted(F8 t) {
   using C = F32Consts;
@@ -67,6 +87,25 @@ inline D4 vfnma(D4 a, D4 b, D4 c) { return _mm256_fnmadd_pd(a.v, b.v, c.v); }
 inline D4 vmin(D4 a, D4 b) { return _mm256_min_pd(a.v, b.v); }
 inline D4 vmax(D4 a, D4 b) { return _mm256_max_pd(a.v, b.v); }
 inline MaskD4 visnan(D4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
+inline MaskD4 vlt(D4 a, D4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline bool vall_ge(D4 a, D4 b) {
+  return _mm256_movemask_pd(_mm256_cmp_pd(a.v, b.v, _CMP_GE_OQ)) == 0xf;
+}
+inline bool vall_le(D4 a, D4 b) {
+  return _mm256_movemask_pd(_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)) == 0xf;
+}
+inline D4 vabs(D4 a) {
+  return _mm256_castsi256_pd(_mm256_and_si256(_mm256_castpd_si256(a.v),
+                                              _mm256_set1_epi64x(0x7fffffffffffffffLL)));
+}
+inline D4 vexponent_from_shifted(D4 t) {
+  return _mm256_castsi256_pd(
+      _mm256_slli_epi64(_mm256_castpd_si256(t.v), F64Consts::kMantissaBits));
+}
+inline D4 vadd_exponent(D4 q, D4 e) {
+  return _mm256_castsi256_pd(
+      _mm256_add_epi64(_mm256_castpd_si256(q.v), _mm256_castpd_si256(e.v)));
+}
 inline D4 vselect(MaskD4 m, D4 a, D4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
 inline D4 vpow2_from_shifted(D4 t) {
   using C = F64Consts;

@@ -27,6 +27,15 @@ inline F16 vfnma(F16 a, F16 b, F16 c) { return _mm512_fnmadd_ps(a.v, b.v, c.v); 
 inline F16 vmin(F16 a, F16 b) { return _mm512_min_ps(a.v, b.v); }
 inline F16 vmax(F16 a, F16 b) { return _mm512_max_ps(a.v, b.v); }
 inline __mmask16 visnan(F16 a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
+inline __mmask16 vlt(F16 a, F16 b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ); }
+// Whether every lane of a is >= b, or <= b (a NaN lane is neither).
+inline bool vall_ge(F16 a, F16 b) {
+  return _mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ) == 0xffff;
+}
+inline bool vall_le(F16 a, F16 b) {
+  return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ) == 0xffff;
+}
+inline F16 vabs(F16 a) { return _mm512_abs_ps(a.v); }
 inline F16 vselect(__mmask16 m, F16 a, F16 b) { return _mm512_mask_blend_ps(m, b.v, a.v); }
 inline F16 vpow2_from_shifted(F16 t) {
   using C = F32Consts;
@@ -34,6 +43,14 @@ inline F16 vpow2_from_shifted(F16 t) {
       static_cast<int32_t>(C::kBias + C::kExpBias - float_bits(C::kShifter)));
   return _mm512_castsi512_ps(
       _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t.v), k), C::kMantissaBits));
+}
+inline F16 vexponent_from_shifted(F16 t) {
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_castps_si512(t.v), F32Consts::kMantissaBits));
+}
+inline F16 vadd_exponent(F16 q, F16 e) {
+  return _mm512_castsi512_ps(
+      _mm512_add_epi32(_mm512_castps_si512(q.v), _mm512_castps_si512(e.v)));
 }
 // vscalefps rounds q * 2^floor(n) once, exactly as the portable vscale does.
 template <typename C>
@@ -56,6 +73,10 @@ inline D8 vfnma(D8 a, D8 b, D8 c) { return _mm512_fnmadd_pd(a.v, b.v, c.v); }
 inline D8 vmin(D8 a, D8 b) { return _mm512_min_pd(a.v, b.v); }
 inline D8 vmax(D8 a, D8 b) { return _mm512_max_pd(a.v, b.v); }
 inline __mmask8 visnan(D8 a) { return _mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q); }
+inline __mmask8 vlt(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ); }
+inline bool vall_ge(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ) == 0xff; }
+inline bool vall_le(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ) == 0xff; }
+inline D8 vabs(D8 a) { return _mm512_abs_pd(a.v); }
 inline D8 vselect(__mmask8 m, D8 a, D8 b) { return _mm512_mask_blend_pd(m, b.v, a.v); }
 inline D8 vpow2_from_shifted(D8 t) {
   using C = F64Consts;
@@ -63,6 +84,14 @@ inline D8 vpow2_from_shifted(D8 t) {
       static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
   return _mm512_castsi512_pd(
       _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(t.v), k), C::kMantissaBits));
+}
+inline D8 vexponent_from_shifted(D8 t) {
+  return _mm512_castsi512_pd(
+      _mm512_slli_epi64(_mm512_castpd_si512(t.v), F64Consts::kMantissaBits));
+}
+inline D8 vadd_exponent(D8 q, D8 e) {
+  return _mm512_castsi512_pd(
+      _mm512_add_epi64(_mm512_castpd_si512(q.v), _mm512_castpd_si512(e.v)));
 }
 template <typename C>
 inline D8 vscale(D8 q, D8, D8 n) {
