@@ -80,6 +80,36 @@ def test_vector_and_scalar_paths_agree(variant, name, dtype):
     assert _same_bits(ops.sigmoid_backward(g, y), ops.sigmoid_backward(g_strided, y))
 
 
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("dtype", REAL)
+def test_fast_and_full_paths_agree(variant, name, dtype):
+    # The vector loops take a cheaper formula when every lane of a pair of vectors is in its
+    # range (|x| <= 16 for float32, 35 for float64, x >= -86 for 16-bit types), and the full
+    # formula otherwise. Each probe value sits in a row of 64 with tame neighbours (fast path
+    # where the probe allows it), and again with a NaN beside it (full path): same bits, and
+    # the same as the scalar loop's.
+    variant(name)
+    edges = [16.0, 35.0, 86.0, 87.5, 104.0, 760.0]
+    probes = [s * e * f for e in edges for s in (1, -1) for f in (0.999, 0.9999999, 1.0, 1.0000001, 1.001)]
+    probes += torch.linspace(-120, 120, 2001).tolist()
+    x = torch.tensor(probes, dtype=torch.float64).to(dtype)
+    x = x[~x.isnan()]
+    rows = torch.full((x.numel(), 64), 0.25, dtype=dtype)
+    rows[:, 0] = x
+    with_nan = rows.clone()
+    with_nan[:, 1] = float("nan")
+    fast = tse.sigmoid(rows)[:, 0]
+    full = tse.sigmoid(with_nan)[:, 0]
+    scalar = tse.sigmoid(torch.stack([x, x], dim=1)[:, 0])
+    assert _same_bits(fast, full)
+    assert _same_bits(fast, scalar)
+    # And a shuffled sample, where most pairs mix lanes in and out of range.
+    base = _sample(dtype, 1 << 12)
+    base = base[torch.randperm(base.numel(), generator=torch.Generator().manual_seed(0))]
+    strided = torch.stack([base, base], dim=1)[:, 0]
+    assert _same_bits(tse.sigmoid(base), tse.sigmoid(strided))
+
+
 @pytest.mark.parametrize("dtype", REAL)
 def test_thread_count_does_not_change_bits(dtype):
     x = _sample(dtype, 1 << 18)

@@ -3,6 +3,8 @@ processes (fork and spawn), and no growth in memory over many calls."""
 
 import gc
 import os
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -235,3 +237,56 @@ def test_graph_is_freed_without_backward():
     del y, z
     gc.collect()
     assert all(r() is None for r in saved)  # dropping the outputs drops the graph
+
+
+def _vm_flags(address):
+    """The VmFlags of the mapping in /proc/self/smaps that holds address."""
+    current = None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(v, 16) for v in head.split("-"))
+                current = lo <= address < hi
+            elif head == "VmFlags:" and current:
+                return line.split()[1:]
+    return None
+
+
+def _thp_mode():
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return f.read().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        return None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only")
+@pytest.mark.parametrize("env", [None, "0"])
+def test_large_outputs_ask_for_huge_pages(env):
+    # Outputs of 4 MiB and more are advised MADV_HUGEPAGE ("hg" in the mapping's VmFlags), so
+    # that the kernel's first writes fault in 2 MiB pages instead of 4 KiB ones; small ones,
+    # and every one under TORCH_SIGMOID_EXT_HUGE_PAGES=0, are left alone. In a subprocess, so
+    # that the setting is read fresh.
+    if _thp_mode() not in ("madvise", "always"):
+        pytest.skip("no transparent huge pages here")
+    code = (
+        "import torch, torch_sigmoid_ext as tse\n"
+        "from tests.test_reliability import _vm_flags\n"
+        "big = tse.sigmoid(torch.zeros(1 << 22))\n"
+        "grad = torch.ops.torch_sigmoid_ext.sigmoid_backward(torch.ones(1 << 22), big)\n"
+        "small = tse.sigmoid(torch.zeros(1 << 10))\n"
+        "assert torch.equal(big, torch.full_like(big, 0.5)) and torch.equal(grad, big / 2)\n"
+        "print(['hg' in _vm_flags(t.data_ptr() + t.nbytes // 2) for t in (big, grad, small)])\n"
+    )
+    environ = dict(os.environ)
+    environ.pop("TORCH_SIGMOID_EXT_HUGE_PAGES", None)
+    environ.pop("THP_MEM_ALLOC_ENABLE", None)
+    if env is not None:
+        environ["TORCH_SIGMOID_EXT_HUGE_PAGES"] = env
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env=environ, cwd=root,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    advised = env is None
+    assert out.stdout.strip() == str([advised, advised, False])

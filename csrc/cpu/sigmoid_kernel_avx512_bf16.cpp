@@ -34,11 +34,56 @@ struct Avx512Bf16Vec : Avx512Vec {
   }
 };
 
+// bfloat16 in pairs of vectors, 32 values, with one 512-bit load per input and one store:
+// - load2 widens by interleaving zero words below the values (vpunpck{l,h}wd), one
+//   instruction per 16 values against two. That leaves the values out of order across the
+//   pair (.a holds elements 0-3, 8-11, 16-19 and 24-27, .b the rest), which an elementwise
+//   formula doesn't mind;
+// - store2 puts them back in order: vcvtne2ps2bf16 rounds both halves into one vector, and a
+//   64-bit permutation restores the order. A subnormal lane (which vcvtne2ps2bf16 flushes) or a
+//   NaN lane takes the portable rounding instead, on the same lanes, with the NaN made
+//   canonical; packing 32-bit lanes to 16 (vpackusdw) undoes the interleaving by itself.
+// - so backward2 can leave NaN to store2 and skip canonical_nan's two operations per vector.
+struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
+  static Pair<F16> load2(const uint16_t* p) {
+    const __m512i w = _mm512_loadu_si512(p);
+    const __m512i zero = _mm512_setzero_si512();
+    return {F16(_mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, w))),
+            F16(_mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, w)))};
+  }
+  static void store2(uint16_t* p, Pair<F16> v) {
+    constexpr int kSubnormalOrNan = 0x20 | 0x01 | 0x80;  // denormal, quiet NaN, signalling NaN
+    if (__builtin_expect((_mm512_fpclass_ps_mask(v.a.v, kSubnormalOrNan) |
+                          _mm512_fpclass_ps_mask(v.b.v, kSubnormalOrNan)) == 0,
+                         1)) {
+      const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.b.v, v.a.v));
+      const __m512i order = _mm512_set_epi64(7, 3, 6, 2, 5, 1, 4, 0);
+      _mm512_storeu_si512(p, _mm512_permutexvar_epi64(order, both));
+      return;
+    }
+    _mm512_storeu_si512(p, _mm512_packus_epi32(rounded_bits(v.a), rounded_bits(v.b)));
+  }
+  static Pair<F16> backward2(Pair<F16> g, Pair<F16> y) {
+    const F16 one(1.0f);
+    return {g.a * (one - y.a) * y.a, g.b * (one - y.b) * y.b};
+  }
+
+ private:
+  // The bfloat16 bits of each lane, in its low 16 bits, rounded as f32_to_bf16 does, with the
+  // canonical NaN for every NaN.
+  static __m512i rounded_bits(F16 v) {
+    const __m512i u = _mm512_castps_si512(canonical_nan<F32Consts>(v).v);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    return _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd), 16);
+  }
+};
+
 KernelTable with_bf16_loops(const KernelTable& base) {
   KernelTable table = base;
   table.name = "avx512_bf16";
-  table.forward[kBFloat16] = &forward_loop<BFloat16Io<Avx512Bf16Vec>>;
-  table.backward[kBFloat16] = &backward_loop<BFloat16Io<Avx512Bf16Vec>>;
+  table.forward[kBFloat16] = &forward_loop<BFloat16PairIo>;
+  table.backward[kBFloat16] = &backward_loop<BFloat16PairIo>;
   return table;
 }
 

@@ -48,10 +48,26 @@ inline Pair<V> vadd_exponent(Pair<V> q, Pair<V> e) {
   return {vadd_exponent(q.a, e.a), vadd_exponent(q.b, e.b)};
 }
 
+// The loops' unit is two vectors. By default they are loaded, computed and stored one by one;
+// an Io can override load2, store2 and backward2 to work on both at once (the avx512_bf16
+// variant's bfloat16 does), as long as lane i of the pair still ends up as element i.
+template <class Io, class S, class V, int W>
+struct TwoVectors {
+  static Pair<V> load2(const S* p) { return {Io::load(p), Io::load(p + W)}; }
+  static void store2(S* p, Pair<V> v) {
+    Io::store(p, v.a);
+    Io::store(p + W, v.b);
+  }
+  static Pair<V> backward2(Pair<V> g, Pair<V> y) {
+    using C = typename Io::Consts;
+    return {sigmoid_backward_formula<C>(g.a, y.a), sigmoid_backward_formula<C>(g.b, y.b)};
+  }
+};
+
 // How a storage type is loaded into, computed in and stored from registers. `Vec` provides
 // the vector types: VF (float lanes), VD (double lanes), their widths and the conversions.
 template <class Vec>
-struct Float32Io {
+struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWidthF> {
   using Storage = float;
   using Consts = F32Consts;
   using V = typename Vec::VF;
@@ -63,15 +79,15 @@ struct Float32Io {
   template <class T>
   static T forward(T x) { return sigmoid_formula<F32Consts>(x); }
   // forward's bits, where every lane of a and b is in its range (|x| <= kExactX).
-  static bool fast_range(V a, V b) {
+  static bool fast_range(Pair<V> x) {
     const V bound(F32Consts::kExactX);
-    return vall_le(vabs(a), bound) & vall_le(vabs(b), bound);
+    return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
   }
   static Pair<V> forward_fast(Pair<V> x) { return sigmoid_formula_mid<F32Consts>(x); }
 };
 
 template <class Vec>
-struct Float64Io {
+struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWidthD> {
   using Storage = double;
   using Consts = F64Consts;
   using V = typename Vec::VD;
@@ -83,9 +99,9 @@ struct Float64Io {
   template <class T>
   static T forward(T x) { return sigmoid_formula<F64Consts>(x); }
   // forward's bits, where every lane of a and b is in its range (|x| <= kExactX).
-  static bool fast_range(V a, V b) {
+  static bool fast_range(Pair<V> x) {
     const V bound(F64Consts::kExactX);
-    return vall_le(vabs(a), bound) & vall_le(vabs(b), bound);
+    return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
   }
   static Pair<V> forward_fast(Pair<V> x) { return sigmoid_formula_mid<F64Consts>(x); }
 };
@@ -93,7 +109,7 @@ struct Float64Io {
 // 16-bit types compute in float32 (with the cheaper formula their precision allows) and round
 // once on the way out.
 template <class Vec>
-struct Float16Io {
+struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF> {
   using Storage = uint16_t;
   using Consts = F32Consts;
   using V = typename Vec::VF;
@@ -104,15 +120,15 @@ struct Float16Io {
   static uint16_t narrow(float s) { return f32_to_f16(s); }
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
-  static bool fast_range(V a, V b) {
+  static bool fast_range(Pair<V> x) {
     const V bound(F32Consts::kNormalX);
-    return vall_ge(a, bound) & vall_ge(b, bound);
+    return vall_ge(x.a, bound) & vall_ge(x.b, bound);
   }
   static Pair<V> forward_fast(Pair<V> x) { return sigmoid_half_formula_upper(x); }
 };
 
 template <class Vec>
-struct BFloat16Io {
+struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF> {
   using Storage = uint16_t;
   using Consts = F32Consts;
   using V = typename Vec::VF;
@@ -123,9 +139,9 @@ struct BFloat16Io {
   static uint16_t narrow(float s) { return f32_to_bf16(s); }
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
-  static bool fast_range(V a, V b) {
+  static bool fast_range(Pair<V> x) {
     const V bound(F32Consts::kNormalX);
-    return vall_ge(a, bound) & vall_ge(b, bound);
+    return vall_ge(x.a, bound) & vall_ge(x.b, bound);
   }
   static Pair<V> forward_fast(Pair<V> x) { return sigmoid_half_formula_upper(x); }
 };
@@ -144,15 +160,11 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
       // busy. When every lane is in forward_fast's range, which is nearly always, it gives the
       // same bits as forward for less; one branch per step decides.
       for (; i + 2 * W <= n; i += 2 * W) {
-        const auto a = Io::load(x + i);
-        const auto b = Io::load(x + i + W);
-        if (__builtin_expect(Io::fast_range(a, b), 1)) {
-          const auto r = Io::forward_fast(Pair<typename Io::V>(a, b));
-          Io::store(y + i, r.a);
-          Io::store(y + i + W, r.b);
+        const auto v = Io::load2(x + i);
+        if (__builtin_expect(Io::fast_range(v), 1)) {
+          Io::store2(y + i, Io::forward_fast(v));
         } else {
-          Io::store(y + i, Io::forward(a));
-          Io::store(y + i + W, Io::forward(b));
+          Io::store2(y + i, {Io::forward(v.a), Io::forward(v.b)});
         }
       }
       for (; i + W <= n; i += W) {
@@ -182,6 +194,9 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
     S* o = reinterpret_cast<S*>(out);
     int64_t i = 0;
     if constexpr (W > 1) {
+      for (; i + 2 * W <= n; i += 2 * W) {
+        Io::store2(o + i, Io::backward2(Io::load2(g + i), Io::load2(yy + i)));
+      }
       for (; i + W <= n; i += W) {
         Io::store(o + i, sigmoid_backward_formula<C>(Io::load(g + i), Io::load(yy + i)));
       }
