@@ -51,6 +51,7 @@ pybind11::dict build_info() {
   info["cuda_archs"] = archs;
   info["cpu_variant"] = torch_sigmoid_ext::cpu::active_kernels().name;
   info["cpu_variants_supported"] = std::string(torch_sigmoid_ext::cpu::supported_variants());
+  info["cpu_streaming_min_bytes"] = torch_sigmoid_ext::cpu::streaming_min_bytes();
 #if defined(__VERSION__)
   info["compiler"] = __VERSION__;
 #endif
@@ -152,4 +153,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       [](const std::string& name) { return torch_sigmoid_ext::cpu::set_active_kernels(name.c_str()); },
       "Switch the CPU kernel variant for this process (tests and benchmarks); returns False if "
       "this CPU cannot run it.");
+  m.def("_set_cpu_streaming_min_bytes", &torch_sigmoid_ext::cpu::set_streaming_min_bytes,
+        "Outputs of at least this many bytes are written with streaming stores (tests); returns "
+        "the previous value.");
 }

@@ -110,6 +110,36 @@ def test_fast_and_full_paths_agree(variant, name, dtype):
     assert _same_bits(tse.sigmoid(base), tse.sigmoid(strided))
 
 
+@pytest.fixture
+def streaming():
+    """Lets a test set the output size from which the kernels use streaming stores."""
+    original = _C._set_cpu_streaming_min_bytes(tse.build_info()["cpu_streaming_min_bytes"])
+    yield _C._set_cpu_streaming_min_bytes
+    _C._set_cpu_streaming_min_bytes(original)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("dtype", REAL)
+def test_streaming_stores_give_the_same_bits(variant, streaming, name, dtype):
+    # Outputs of 32 MiB and more (or the L3's size) are written with non-temporal stores after
+    # the elements before the first 64-byte boundary; here every output is, from any offset.
+    variant(name)
+    x = _sample(dtype, 1 << 14)
+    g = torch.randn(x.shape).to(dtype)
+    y_plain = tse.sigmoid(x)
+    b_plain = ops.sigmoid_backward(g, y_plain.nan_to_num())
+    streaming(0)
+    assert _same_bits(tse.sigmoid(x), y_plain)
+    assert _same_bits(ops.sigmoid_backward(g, y_plain.nan_to_num()), b_plain)
+    for offset in (1, 3, 5, 17):
+        out = torch.empty(x.numel() + offset, dtype=dtype)[offset:]
+        tse.sigmoid(x, out=out)
+        assert _same_bits(out, y_plain)
+        inplace = x.clone()
+        tse.sigmoid_(inplace)
+        assert _same_bits(inplace, y_plain)
+
+
 @pytest.mark.parametrize("dtype", REAL)
 def test_thread_count_does_not_change_bits(dtype):
     x = _sample(dtype, 1 << 18)

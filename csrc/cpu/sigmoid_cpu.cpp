@@ -76,7 +76,10 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
                   .resize_outputs(false)
                   .build();
   if (real != cpu::kNumRealTypes) {
-    const cpu::UnaryLoop loop = cpu::active_kernels().forward[real];
+    const cpu::KernelTable& table = cpu::active_kernels();
+    const cpu::UnaryLoop loop = out.nbytes() >= cpu::streaming_min_bytes()
+                                    ? table.forward_streaming[real]
+                                    : table.forward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
@@ -121,7 +124,10 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
                   .resize_outputs(false)
                   .build();
   if (real != cpu::kNumRealTypes) {
-    const cpu::BinaryLoop loop = cpu::active_kernels().backward[real];
+    const cpu::KernelTable& table = cpu::active_kernels();
+    const cpu::BinaryLoop loop = out.nbytes() >= cpu::streaming_min_bytes()
+                                     ? table.backward_streaming[real]
+                                     : table.backward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {

@@ -23,6 +23,11 @@ struct KernelTable {
   const char* name;
   UnaryLoop forward[kNumRealTypes];
   BinaryLoop backward[kNumRealTypes];  // (grad_output, output)
+  // The same, writing the output with non-temporal (streaming) stores: for outputs too large
+  // to stay in cache, where they save the read of each line before it is written. The same
+  // bits. (float32 and float64 only; elsewhere, and in the generic variant, the plain loops.)
+  UnaryLoop forward_streaming[kNumRealTypes];
+  BinaryLoop backward_streaming[kNumRealTypes];
 };
 
 extern const KernelTable kGenericKernels;
@@ -41,6 +46,13 @@ const KernelTable& active_kernels();
 bool set_active_kernels(const char* name);
 // The variants this CPU can run, best last.
 const char* supported_variants();
+
+// Outputs of at least this many bytes are written with the streaming loops: by default the
+// larger of 32 MiB and the L3 cache size Linux reports for CPU 0, so that an output that could
+// stay in cache for whatever reads it next still does.
+int64_t streaming_min_bytes();
+// Sets it for the whole process (tests); returns the previous value.
+int64_t set_streaming_min_bytes(int64_t bytes);
 
 }  // namespace cpu
 }  // namespace torch_sigmoid_ext

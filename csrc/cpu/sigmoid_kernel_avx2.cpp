@@ -120,6 +120,12 @@ struct Avx2Vec {
   using VD = D4;
   static constexpr int kWidthF = 8;
   static constexpr int kWidthD = 4;
+  static constexpr bool kCanStream = true;
+  // Streaming (non-temporal) stores of a vector to an address aligned to its size, and the
+  // fence that orders them before what follows.
+  static void stream(float* p, F8 v) { _mm256_stream_ps(p, v.v); }
+  static void stream(double* p, D4 v) { _mm256_stream_pd(p, v.v); }
+  static void stream_fence() { _mm_sfence(); }
   static F8 load_f32(const float* p) { return _mm256_loadu_ps(p); }
   static void store_f32(float* p, F8 v) { _mm256_storeu_ps(p, v.v); }
   static D4 load_f64(const double* p) { return _mm256_loadu_pd(p); }

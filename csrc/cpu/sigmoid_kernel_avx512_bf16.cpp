@@ -84,6 +84,8 @@ KernelTable with_bf16_loops(const KernelTable& base) {
   table.name = "avx512_bf16";
   table.forward[kBFloat16] = &forward_loop<BFloat16PairIo>;
   table.backward[kBFloat16] = &backward_loop<BFloat16PairIo>;
+  table.forward_streaming[kBFloat16] = table.forward[kBFloat16];
+  table.backward_streaming[kBFloat16] = table.backward[kBFloat16];
   return table;
 }
 

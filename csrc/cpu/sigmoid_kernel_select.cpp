@@ -1,7 +1,10 @@
 // Chooses the CPU kernel variant once, by what the CPU supports.
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <string>
 
 #include "sigmoid_kernel.h"
@@ -64,6 +67,30 @@ const KernelTable* initial_table() {
   return &kGenericKernels;
 }
 
+// The L3 cache that CPU 0 shares, in bytes, as Linux describes it (0 if it doesn't). Not
+// sysconf(_SC_LEVEL3_CACHE_SIZE): in this VM that says 320 MiB, the whole package's, where
+// lscpu and sysfs say 32 MiB.
+int64_t l3_bytes() {
+  std::FILE* f = std::fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  long long value = 0;
+  char unit = 0;
+  const int got = std::fscanf(f, "%lld%c", &value, &unit);
+  std::fclose(f);
+  if (got < 1 || value <= 0) {
+    return 0;
+  }
+  const int64_t scale = unit == 'K' ? 1 << 10 : unit == 'M' ? 1 << 20 : unit == 'G' ? 1 << 30 : 1;
+  return static_cast<int64_t>(value) * scale;
+}
+
+std::atomic<int64_t>& streaming_bytes() {
+  static std::atomic<int64_t> bytes{std::max<int64_t>(int64_t{32} << 20, l3_bytes())};
+  return bytes;
+}
+
 std::atomic<const KernelTable*>& active() {
   static std::atomic<const KernelTable*> table{initial_table()};
   return table;
@@ -80,6 +107,12 @@ bool set_active_kernels(const char* name) {
   }
   active().store(table, std::memory_order_relaxed);
   return true;
+}
+
+int64_t streaming_min_bytes() { return streaming_bytes().load(std::memory_order_relaxed); }
+
+int64_t set_streaming_min_bytes(int64_t bytes) {
+  return streaming_bytes().exchange(bytes, std::memory_order_relaxed);
 }
 
 const char* supported_variants() {

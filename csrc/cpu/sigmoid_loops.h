@@ -5,6 +5,7 @@
 // the same formula from sigmoid_math.h, so they give the same bits.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -214,15 +215,90 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
   }
 }
 
+// Streaming: the output goes out with non-temporal stores, which skip the read of each cache
+// line that an ordinary store does first. For outputs too large to stay in cache (see
+// streaming_min_bytes) that read is pure cost: float32 out= at 2^24 elements, 2 threads,
+// 3.9 ms with ordinary stores, 3.2 ms streaming. The Io's vector stores become Vec::stream;
+// the elements before the output's first 64-byte boundary take the ordinary loop, and
+// Vec::stream_fence orders the streaming stores before the loop returns, so that a thread
+// joining ours sees them. float32 and float64 only: the 16-bit loops store conversions, and
+// streaming them through a buffer measured slower than not (bfloat16: 2.5 against 2.0 ms).
+template <class Base, class Vec>
+struct StreamingIo : Base {
+  using S = typename Base::Storage;
+  using V = typename Base::V;
+  static void store(S* p, V v) { Vec::stream(p, v); }
+  static void store2(S* p, Pair<V> v) {
+    Vec::stream(p, v.a);
+    Vec::stream(p + Base::kWidth, v.b);
+  }
+};
+
+// How many elements of out come before its first 64-byte boundary; -1 if its elements are not
+// aligned to their size (then no streaming).
+template <class S>
+int64_t elements_before_line(const char* out, int64_t n) {
+  const auto address = reinterpret_cast<uintptr_t>(out);
+  const auto bytes = static_cast<int64_t>((64 - address % 64) % 64);
+  if (bytes % static_cast<int64_t>(sizeof(S)) != 0) {
+    return -1;
+  }
+  return std::min<int64_t>(bytes / static_cast<int64_t>(sizeof(S)), n);
+}
+
+template <class Io, class Vec>
+void forward_loop_streaming(char* out, const char* in, int64_t out_stride, int64_t in_stride,
+                            int64_t n) {
+  using S = typename Io::Storage;
+  constexpr int64_t size = sizeof(S);
+  const int64_t head = elements_before_line<S>(out, n);
+  if (out_stride != size || in_stride != size || head < 0) {
+    forward_loop<Io>(out, in, out_stride, in_stride, n);
+    return;
+  }
+  forward_loop<Io>(out, in, size, size, head);
+  forward_loop<StreamingIo<Io, Vec>>(out + head * size, in + head * size, size, size, n - head);
+  Vec::stream_fence();
+}
+
+template <class Io, class Vec>
+void backward_loop_streaming(char* out, const char* grad, const char* y, int64_t out_stride,
+                             int64_t grad_stride, int64_t y_stride, int64_t n) {
+  using S = typename Io::Storage;
+  constexpr int64_t size = sizeof(S);
+  const int64_t head = elements_before_line<S>(out, n);
+  if (out_stride != size || grad_stride != size || y_stride != size || head < 0) {
+    backward_loop<Io>(out, grad, y, out_stride, grad_stride, y_stride, n);
+    return;
+  }
+  backward_loop<Io>(out, grad, y, size, size, size, head);
+  backward_loop<StreamingIo<Io, Vec>>(out + head * size, grad + head * size, y + head * size,
+                                      size, size, size, n - head);
+  Vec::stream_fence();
+}
+
 template <class Vec>
 constexpr KernelTable make_kernel_table(const char* name) {
-  return KernelTable{
-      name,
-      {&forward_loop<Float32Io<Vec>>, &forward_loop<Float64Io<Vec>>,
-       &forward_loop<Float16Io<Vec>>, &forward_loop<BFloat16Io<Vec>>},
-      {&backward_loop<Float32Io<Vec>>, &backward_loop<Float64Io<Vec>>,
-       &backward_loop<Float16Io<Vec>>, &backward_loop<BFloat16Io<Vec>>},
-  };
+  constexpr UnaryLoop f32 = &forward_loop<Float32Io<Vec>>;
+  constexpr UnaryLoop f64 = &forward_loop<Float64Io<Vec>>;
+  constexpr UnaryLoop f16 = &forward_loop<Float16Io<Vec>>;
+  constexpr UnaryLoop bf16 = &forward_loop<BFloat16Io<Vec>>;
+  constexpr BinaryLoop b32 = &backward_loop<Float32Io<Vec>>;
+  constexpr BinaryLoop b64 = &backward_loop<Float64Io<Vec>>;
+  constexpr BinaryLoop b16 = &backward_loop<Float16Io<Vec>>;
+  constexpr BinaryLoop bb16 = &backward_loop<BFloat16Io<Vec>>;
+  if constexpr (Vec::kCanStream) {
+    return KernelTable{name,
+                       {f32, f64, f16, bf16},
+                       {b32, b64, b16, bb16},
+                       {&forward_loop_streaming<Float32Io<Vec>, Vec>,
+                        &forward_loop_streaming<Float64Io<Vec>, Vec>, f16, bf16},
+                       {&backward_loop_streaming<Float32Io<Vec>, Vec>,
+                        &backward_loop_streaming<Float64Io<Vec>, Vec>, b16, bb16}};
+  } else {
+    return KernelTable{name, {f32, f64, f16, bf16}, {b32, b64, b16, bb16},
+                       {f32, f64, f16, bf16}, {b32, b64, b16, bb16}};
+  }
 }
 
 }  // namespace

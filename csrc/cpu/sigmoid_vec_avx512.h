@@ -103,6 +103,12 @@ struct Avx512Vec {
   using VD = D8;
   static constexpr int kWidthF = 16;
   static constexpr int kWidthD = 8;
+  static constexpr bool kCanStream = true;
+  // Streaming (non-temporal) stores of a vector to an address aligned to its size, and the
+  // fence that orders them before what follows.
+  static void stream(float* p, F16 v) { _mm512_stream_ps(p, v.v); }
+  static void stream(double* p, D8 v) { _mm512_stream_pd(p, v.v); }
+  static void stream_fence() { _mm_sfence(); }
   static F16 load_f32(const float* p) { return _mm512_loadu_ps(p); }
   static void store_f32(float* p, F16 v) { _mm512_storeu_ps(p, v.v); }
   static D8 load_f64(const double* p) { return _mm512_loadu_pd(p); }
