@@ -90,7 +90,8 @@ def test_fast_and_full_paths_agree(variant, name, dtype):
     # the same as the scalar loop's.
     variant(name)
     edges = [16.0, 35.0, 86.0, 87.5, 104.0, 760.0]
-    probes = [s * e * f for e in edges for s in (1, -1) for f in (0.999, 0.9999999, 1.0, 1.0000001, 1.001)]
+    factors = (0.999, 0.9999999, 1.0, 1.0000001, 1.001)
+    probes = [s * e * f for e in edges for s in (1, -1) for f in factors]
     probes += torch.linspace(-120, 120, 2001).tolist()
     x = torch.tensor(probes, dtype=torch.float64).to(dtype)
     x = x[~x.isnan()]

@@ -264,17 +264,17 @@ def _thp_mode():
 @pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only")
 @pytest.mark.parametrize("env", [None, "0"])
 def test_large_outputs_ask_for_huge_pages(env):
-    # Outputs of 4 MiB and more are advised MADV_HUGEPAGE ("hg" in the mapping's VmFlags), so
-    # that the kernel's first writes fault in 2 MiB pages instead of 4 KiB ones; small ones,
-    # and every one under TORCH_SIGMOID_EXT_HUGE_PAGES=0, are left alone. In a subprocess, so
-    # that the setting is read fresh.
+    # Fresh outputs of 32 MiB and more are advised MADV_HUGEPAGE ("hg" in the mapping's
+    # VmFlags), so that the kernel's first writes fault in 2 MiB pages instead of 4 KiB ones;
+    # small ones, and every one under TORCH_SIGMOID_EXT_HUGE_PAGES=0, are left alone. In a
+    # subprocess, so that the setting is read fresh.
     if _thp_mode() not in ("madvise", "always"):
         pytest.skip("no transparent huge pages here")
     code = (
         "import torch, torch_sigmoid_ext as tse\n"
         "from tests.test_reliability import _vm_flags\n"
-        "big = tse.sigmoid(torch.zeros(1 << 22))\n"
-        "grad = torch.ops.torch_sigmoid_ext.sigmoid_backward(torch.ones(1 << 22), big)\n"
+        "big = tse.sigmoid(torch.zeros(1 << 24))\n"
+        "grad = torch.ops.torch_sigmoid_ext.sigmoid_backward(torch.ones(1 << 24), big)\n"
         "small = tse.sigmoid(torch.zeros(1 << 10))\n"
         "assert torch.equal(big, torch.full_like(big, 0.5)) and torch.equal(grad, big / 2)\n"
         "print(['hg' in _vm_flags(t.data_ptr() + t.nbytes // 2) for t in (big, grad, small)])\n"
