@@ -208,8 +208,8 @@ def test_every_16_bit_value(dtype):
 def test_16_bit_formula_agrees_with_the_float32_one():
     # The 16-bit kernels use a cheaper float32 formula (sigmoid_half_formula). Rounded to 16
     # bits it gives what the full float32 formula gives, rounded once: on every bfloat16
-    # input, and on all but a handful of float16 inputs, those within 1 ULP.
-    for dtype, most_differing in ((torch.bfloat16, 0), (torch.float16, 8)):
+    # input, and on all float16 inputs but one (x = -0.16394), that within 1 ULP.
+    for dtype, most_differing in ((torch.bfloat16, 0), (torch.float16, 1)):
         x = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16).view(dtype)
         x = x[~x.isnan()]
         y = tse.sigmoid(x)

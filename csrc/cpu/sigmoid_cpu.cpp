@@ -77,9 +77,8 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
                   .build();
   if (real != cpu::kNumRealTypes) {
     const cpu::KernelTable& table = cpu::active_kernels();
-    const cpu::UnaryLoop loop = out.nbytes() >= cpu::streaming_min_bytes()
-                                    ? table.forward_streaming[real]
-                                    : table.forward[real];
+    const bool stream = static_cast<int64_t>(out.nbytes()) >= cpu::streaming_min_bytes();
+    const cpu::UnaryLoop loop = stream ? table.forward_streaming[real] : table.forward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
@@ -125,9 +124,8 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
                   .build();
   if (real != cpu::kNumRealTypes) {
     const cpu::KernelTable& table = cpu::active_kernels();
-    const cpu::BinaryLoop loop = out.nbytes() >= cpu::streaming_min_bytes()
-                                     ? table.backward_streaming[real]
-                                     : table.backward[real];
+    const bool stream = static_cast<int64_t>(out.nbytes()) >= cpu::streaming_min_bytes();
+    const cpu::BinaryLoop loop = stream ? table.backward_streaming[real] : table.backward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
