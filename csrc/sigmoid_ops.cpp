@@ -29,7 +29,7 @@ at::Tensor materialized(const at::Tensor& t) {
 
 #ifdef __linux__
 constexpr size_t kHugePage = size_t{1} << 21;  // 2 MiB, x86-64's and aarch64's usual size
-constexpr size_t kHugeAdviceMin = size_t{32} << 20;
+constexpr size_t kHugeAdviceMin = size_t{64} << 20;
 
 bool huge_page_advice_enabled() {
   static const bool enabled = [] {
@@ -40,14 +40,16 @@ bool huge_page_advice_enabled() {
 }
 #endif
 
-// A fresh output of 32 MiB or more is faulted in by the kernel's own writes, one 4 KiB page
+// A fresh output of 64 MiB or more is faulted in by the kernel's own writes, one 4 KiB page
 // at a time, which costs more than the sigmoid itself (64 MiB: 28 ms of faults against 4 ms of
 // work). Asking for transparent huge pages on the whole 2 MiB blocks inside it cuts that about
-// six-fold. 32 MiB is where glibc's malloc always maps fresh memory; below it, blocks come back
-// already faulted in, and advising them measured slower (a 4 MiB backward: 142 against 91 us).
-// Advice only: nothing changes about the tensor or who frees it, and where the kernel has no
-// THP, or TORCH_SIGMOID_EXT_HUGE_PAGES=0, nothing happens. (torch does the same for every
-// allocation when THP_MEM_ALLOC_ENABLE=1 is set.)
+// six-fold: float32 forward at 2^24 elements, 7 ms against torch's 23-33 ms. Below 64 MiB it
+// did not pay reliably: at 4 MiB glibc's malloc hands back blocks already faulted in, and
+// advising them measured slower (a 4 MiB backward, repeated: 142 against 91 us); at 32 MiB it
+// was 2.9x faster in a fresh process but 0.8x in the benchmark's, after many large
+// allocations. Advice only: nothing changes about the tensor or who frees it, and where the
+// kernel has no THP, or TORCH_SIGMOID_EXT_HUGE_PAGES=0, nothing happens. (torch does the same
+// for every allocation when THP_MEM_ALLOC_ENABLE=1 is set.)
 void advise_huge_pages(const at::Tensor& t) {
 #ifdef __linux__
   const size_t bytes = t.storage().nbytes();

@@ -264,7 +264,7 @@ def _thp_mode():
 @pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux only")
 @pytest.mark.parametrize("env", [None, "0"])
 def test_large_outputs_ask_for_huge_pages(env):
-    # Fresh outputs of 32 MiB and more are advised MADV_HUGEPAGE ("hg" in the mapping's
+    # Fresh outputs of 64 MiB and more are advised MADV_HUGEPAGE ("hg" in the mapping's
     # VmFlags), so that the kernel's first writes fault in 2 MiB pages instead of 4 KiB ones;
     # small ones, and every one under TORCH_SIGMOID_EXT_HUGE_PAGES=0, are left alone. In a
     # subprocess, so that the setting is read fresh.
