@@ -127,7 +127,7 @@ TSE_HOST_DEVICE double vpow2_from_shifted(double t) {
                      << C::kMantissaBits);
 }
 
-// n << kMantissaBits, from t = shifter + n: the low bits of t's are n, and the shifter's vanish
+// n << kMantissaBits, from t = shifter + n: the low bits of t are n, and the shifter's vanish
 // in the shift (its low 9 bits, or 12 for double, are zero). Adding it to the bits of a normal q
 // gives q * 2^n, exactly, where that is a normal number too.
 TSE_HOST_DEVICE float vexponent_from_shifted(float t) {
