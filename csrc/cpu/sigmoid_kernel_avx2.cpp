@@ -120,6 +120,7 @@ struct Avx2Vec {
   using VD = D4;
   static constexpr int kWidthF = 8;
   static constexpr int kWidthD = 4;
+  static constexpr bool kQuads = false;
   static constexpr bool kCanStream = true;
   // Streaming (non-temporal) stores of a vector to an address aligned to its size, and the
   // fence that orders them before what follows.

@@ -11,6 +11,7 @@ struct ScalarVec {
   using VD = double;
   static constexpr int kWidthF = 1;
   static constexpr int kWidthD = 1;
+  static constexpr bool kQuads = false;
   static constexpr bool kCanStream = false;
 };
 }  // namespace

@@ -49,6 +49,12 @@ inline Pair<V> vadd_exponent(Pair<V> q, Pair<V> e) {
   return {vadd_exponent(q.a, e.a), vadd_exponent(q.b, e.b)};
 }
 
+// Whether an Io's vector type has the registers for four vectors in flight (Vec::kQuads).
+template <class Io>
+struct Vec4 {
+  static constexpr bool kQuads = Io::VecType::kQuads;
+};
+
 // The loops' unit is two vectors. By default they are loaded, computed and stored one by one;
 // an Io can override load2, store2 and backward2 to work on both at once (the avx512_bf16
 // variant's bfloat16 does), as long as lane i of the pair still ends up as element i.
@@ -59,6 +65,7 @@ struct TwoVectors {
     Io::store(p, v.a);
     Io::store(p + W, v.b);
   }
+  static bool fast_range4(Pair<V> v, Pair<V> w) { return Io::fast_range(v) & Io::fast_range(w); }
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
     using C = typename Io::Consts;
     return {sigmoid_backward_formula<C>(g.a, y.a), sigmoid_backward_formula<C>(g.b, y.b)};
@@ -69,6 +76,7 @@ struct TwoVectors {
 // the vector types: VF (float lanes), VD (double lanes), their widths and the conversions.
 template <class Vec>
 struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWidthF> {
+  using VecType = Vec;
   using Storage = float;
   using Consts = F32Consts;
   using V = typename Vec::VF;
@@ -84,11 +92,17 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
     const V bound(F32Consts::kExactX);
     return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
   }
-  static Pair<V> forward_fast(Pair<V> x) { return sigmoid_formula_mid<F32Consts>(x); }
+  template <class T>
+  static T forward_fast(T x) { return sigmoid_formula_mid<F32Consts>(x); }
+  // fast_range for four vectors at once (AVX-512 only: see Vec4).
+  static bool fast_range4(Pair<V> v, Pair<V> w) {
+    return vall_abs_le(v.a, v.b, w.a, w.b, V(F32Consts::kExactX));
+  }
 };
 
 template <class Vec>
 struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWidthD> {
+  using VecType = Vec;
   using Storage = double;
   using Consts = F64Consts;
   using V = typename Vec::VD;
@@ -104,13 +118,19 @@ struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWi
     const V bound(F64Consts::kExactX);
     return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
   }
-  static Pair<V> forward_fast(Pair<V> x) { return sigmoid_formula_mid<F64Consts>(x); }
+  template <class T>
+  static T forward_fast(T x) { return sigmoid_formula_mid<F64Consts>(x); }
+  // fast_range for four vectors at once (AVX-512 only: see Vec4).
+  static bool fast_range4(Pair<V> v, Pair<V> w) {
+    return vall_abs_le(v.a, v.b, w.a, w.b, V(F64Consts::kExactX));
+  }
 };
 
 // 16-bit types compute in float32 (with the cheaper formula their precision allows) and round
 // once on the way out.
 template <class Vec>
 struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF> {
+  using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
   using V = typename Vec::VF;
@@ -125,11 +145,13 @@ struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::k
     const V bound(F32Consts::kNormalX);
     return vall_ge(x.a, bound) & vall_ge(x.b, bound);
   }
-  static Pair<V> forward_fast(Pair<V> x) { return sigmoid_half_formula_upper(x); }
+  template <class T>
+  static T forward_fast(T x) { return sigmoid_half_formula_upper(x); }
 };
 
 template <class Vec>
 struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF> {
+  using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
   using V = typename Vec::VF;
@@ -144,7 +166,8 @@ struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec:
     const V bound(F32Consts::kNormalX);
     return vall_ge(x.a, bound) & vall_ge(x.b, bound);
   }
-  static Pair<V> forward_fast(Pair<V> x) { return sigmoid_half_formula_upper(x); }
+  template <class T>
+  static T forward_fast(T x) { return sigmoid_half_formula_upper(x); }
 };
 
 template <class Io>
@@ -160,6 +183,23 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
       // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
       // busy. When every lane is in forward_fast's range, which is nearly always, it gives the
       // same bits as forward for less; one branch per step decides.
+      if constexpr (Vec4<Io>::kQuads) {
+        // Four vectors per step where there are registers for it (AVX-512's 32): one range
+        // check for all four, and four chains interleaved.
+        using V = typename Io::V;
+        for (; i + 4 * W <= n; i += 4 * W) {
+          const Pair<V> v = Io::load2(x + i);
+          const Pair<V> w = Io::load2(x + i + 2 * W);
+          if (__builtin_expect(Io::fast_range4(v, w), 1)) {
+            const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
+            Io::store2(y + i, r.a);
+            Io::store2(y + i + 2 * W, r.b);
+          } else {
+            Io::store2(y + i, {Io::forward(v.a), Io::forward(v.b)});
+            Io::store2(y + i + 2 * W, {Io::forward(w.a), Io::forward(w.b)});
+          }
+        }
+      }
       for (; i + 2 * W <= n; i += 2 * W) {
         const auto v = Io::load2(x + i);
         if (__builtin_expect(Io::fast_range(v), 1)) {

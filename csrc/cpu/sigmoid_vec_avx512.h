@@ -36,6 +36,18 @@ inline bool vall_le(F16 a, F16 b) {
   return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ) == 0xffff;
 }
 inline F16 vabs(F16 a) { return _mm512_abs_ps(a.v); }
+// Whether |x| <= bound (bound >= 0) in every lane of all four, NaN lanes not: on the bits, as
+// an unsigned max of |x|'s bits against bound's, so that only one compare is needed. (The
+// integer ops issue on any of the four vector pipes; a float compare takes an FMA pipe's slot.)
+inline bool vall_abs_le(F16 a, F16 b, F16 c, F16 d, F16 bound) {
+  const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+  const auto bits = [magnitude](F16 v) {
+    return _mm512_and_si512(_mm512_castps_si512(v.v), magnitude);
+  };
+  const __m512i top =
+      _mm512_max_epu32(_mm512_max_epu32(bits(a), bits(b)), _mm512_max_epu32(bits(c), bits(d)));
+  return _mm512_cmpgt_epu32_mask(top, _mm512_castps_si512(bound.v)) == 0;
+}
 inline F16 vselect(__mmask16 m, F16 a, F16 b) { return _mm512_mask_blend_ps(m, b.v, a.v); }
 inline F16 vpow2_from_shifted(F16 t) {
   using C = F32Consts;
@@ -77,6 +89,15 @@ inline __mmask8 vlt(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ
 inline bool vall_ge(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ) == 0xff; }
 inline bool vall_le(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ) == 0xff; }
 inline D8 vabs(D8 a) { return _mm512_abs_pd(a.v); }
+inline bool vall_abs_le(D8 a, D8 b, D8 c, D8 d, D8 bound) {
+  const __m512i magnitude = _mm512_set1_epi64(0x7fffffffffffffffLL);
+  const auto bits = [magnitude](D8 v) {
+    return _mm512_and_si512(_mm512_castpd_si512(v.v), magnitude);
+  };
+  const __m512i top =
+      _mm512_max_epu64(_mm512_max_epu64(bits(a), bits(b)), _mm512_max_epu64(bits(c), bits(d)));
+  return _mm512_cmpgt_epu64_mask(top, _mm512_castpd_si512(bound.v)) == 0;
+}
 inline D8 vselect(__mmask8 m, D8 a, D8 b) { return _mm512_mask_blend_pd(m, b.v, a.v); }
 inline D8 vpow2_from_shifted(D8 t) {
   using C = F64Consts;
@@ -103,6 +124,7 @@ struct Avx512Vec {
   using VD = D8;
   static constexpr int kWidthF = 16;
   static constexpr int kWidthD = 8;
+  static constexpr bool kQuads = true;  // 32 registers: four vectors in flight
   static constexpr bool kCanStream = true;
   // Streaming (non-temporal) stores of a vector to an address aligned to its size, and the
   // fence that orders them before what follows.
