@@ -65,17 +65,50 @@ struct TwoVectors {
     Io::store(p, v.a);
     Io::store(p + W, v.b);
   }
-  static bool fast_range4(Pair<V> v, Pair<V> w) { return Io::fast_range(v) & Io::fast_range(w); }
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
     using C = typename Io::Consts;
     return {sigmoid_backward_formula<C>(g.a, y.a), sigmoid_backward_formula<C>(g.b, y.b)};
   }
 };
 
+// The vector loops' fast path: fast_range says whether every lane of a pair of vectors is in
+// forward_fast's range, where forward_fast gives forward's bits for less; fast_range4 says it
+// for two pairs (used where Vec::kQuads). float32 and float64: |x| <= C::kExactX, checked for
+// four vectors at once on the bits (vall_abs_le).
+template <class C, class V>
+struct ExactRangeFastPath {
+  static bool fast_range(Pair<V> x) {
+    const V bound(C::kExactX);
+    return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
+  }
+  static bool fast_range4(Pair<V> v, Pair<V> w) {
+    return vall_abs_le(v.a, v.b, w.a, w.b, V(C::kExactX));
+  }
+  template <class T>
+  static T forward_fast(T x) {
+    return sigmoid_formula_mid<C>(x);
+  }
+};
+
+// float16 and bfloat16: x >= kNormalX, with the cheaper formula.
+template <class V>
+struct HalfFastPath {
+  static bool fast_range(Pair<V> x) {
+    const V bound(F32Consts::kNormalX);
+    return vall_ge(x.a, bound) & vall_ge(x.b, bound);
+  }
+  static bool fast_range4(Pair<V> v, Pair<V> w) { return fast_range(v) & fast_range(w); }
+  template <class T>
+  static T forward_fast(T x) {
+    return sigmoid_half_formula_upper(x);
+  }
+};
+
 // How a storage type is loaded into, computed in and stored from registers. `Vec` provides
 // the vector types: VF (float lanes), VD (double lanes), their widths and the conversions.
 template <class Vec>
-struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWidthF> {
+struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWidthF>,
+                   ExactRangeFastPath<F32Consts, typename Vec::VF> {
   using VecType = Vec;
   using Storage = float;
   using Consts = F32Consts;
@@ -87,21 +120,11 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
   static float narrow(float s) { return s; }
   template <class T>
   static T forward(T x) { return sigmoid_formula<F32Consts>(x); }
-  // forward's bits, where every lane of a and b is in its range (|x| <= kExactX).
-  static bool fast_range(Pair<V> x) {
-    const V bound(F32Consts::kExactX);
-    return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
-  }
-  template <class T>
-  static T forward_fast(T x) { return sigmoid_formula_mid<F32Consts>(x); }
-  // fast_range for four vectors at once (AVX-512 only: see Vec4).
-  static bool fast_range4(Pair<V> v, Pair<V> w) {
-    return vall_abs_le(v.a, v.b, w.a, w.b, V(F32Consts::kExactX));
-  }
 };
 
 template <class Vec>
-struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWidthD> {
+struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWidthD>,
+                   ExactRangeFastPath<F64Consts, typename Vec::VD> {
   using VecType = Vec;
   using Storage = double;
   using Consts = F64Consts;
@@ -113,23 +136,13 @@ struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWi
   static double narrow(double s) { return s; }
   template <class T>
   static T forward(T x) { return sigmoid_formula<F64Consts>(x); }
-  // forward's bits, where every lane of a and b is in its range (|x| <= kExactX).
-  static bool fast_range(Pair<V> x) {
-    const V bound(F64Consts::kExactX);
-    return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
-  }
-  template <class T>
-  static T forward_fast(T x) { return sigmoid_formula_mid<F64Consts>(x); }
-  // fast_range for four vectors at once (AVX-512 only: see Vec4).
-  static bool fast_range4(Pair<V> v, Pair<V> w) {
-    return vall_abs_le(v.a, v.b, w.a, w.b, V(F64Consts::kExactX));
-  }
 };
 
 // 16-bit types compute in float32 (with the cheaper formula their precision allows) and round
 // once on the way out.
 template <class Vec>
-struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF> {
+struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
+                   HalfFastPath<typename Vec::VF> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -141,16 +154,11 @@ struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::k
   static uint16_t narrow(float s) { return f32_to_f16(s); }
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
-  static bool fast_range(Pair<V> x) {
-    const V bound(F32Consts::kNormalX);
-    return vall_ge(x.a, bound) & vall_ge(x.b, bound);
-  }
-  template <class T>
-  static T forward_fast(T x) { return sigmoid_half_formula_upper(x); }
 };
 
 template <class Vec>
-struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF> {
+struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
+                    HalfFastPath<typename Vec::VF> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -162,12 +170,6 @@ struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec:
   static uint16_t narrow(float s) { return f32_to_bf16(s); }
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
-  static bool fast_range(Pair<V> x) {
-    const V bound(F32Consts::kNormalX);
-    return vall_ge(x.a, bound) & vall_ge(x.b, bound);
-  }
-  template <class T>
-  static T forward_fast(T x) { return sigmoid_half_formula_upper(x); }
 };
 
 template <class Io>
