@@ -83,8 +83,8 @@ def test_vector_and_scalar_paths_agree(variant, name, dtype):
 @pytest.mark.parametrize("name", VARIANTS)
 @pytest.mark.parametrize("dtype", REAL)
 def test_fast_and_full_paths_agree(variant, name, dtype):
-    # The vector loops take a cheaper formula when every lane of a pair of vectors is in its
-    # range (|x| <= 16 for float32, 35 for float64, x >= -86 for 16-bit types), and the full
+    # The vector loops take a cheaper formula when every lane of a group of vectors is in its
+    # range (|x| <= 16 for float32, 35 for float64, 86 for 16-bit types), and the full
     # formula otherwise. Each probe value sits in a row of 64 with tame neighbours (fast path
     # where the probe allows it), and again with a NaN beside it (full path): same bits, and
     # the same as the scalar loop's.

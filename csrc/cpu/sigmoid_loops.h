@@ -72,35 +72,39 @@ struct TwoVectors {
 };
 
 // The vector loops' fast path: fast_range says whether every lane of a pair of vectors is in
-// forward_fast's range, where forward_fast gives forward's bits for less; fast_range4 says it
-// for two pairs (used where Vec::kQuads). float32 and float64: |x| <= C::kExactX, checked for
-// four vectors at once on the bits (vall_abs_le).
-template <class C, class V>
-struct ExactRangeFastPath {
+// forward_fast's range, |x| <= bound, where forward_fast gives forward's bits for less;
+// fast_range4 says it for two pairs (used where Vec::kQuads), on the bits (vall_abs_le). NaN is
+// never in range. float32 and float64: |x| <= C::kExactX and sigmoid_formula_mid; float16 and
+// bfloat16: |x| <= kNormalX and the cheaper sigmoid_half_formula_mid.
+template <class V, class Traits>
+struct FastPath {
   static bool fast_range(Pair<V> x) {
-    const V bound(C::kExactX);
+    const V bound(Traits::kBound);
     return vall_le(vabs(x.a), bound) & vall_le(vabs(x.b), bound);
   }
   static bool fast_range4(Pair<V> v, Pair<V> w) {
-    return vall_abs_le(v.a, v.b, w.a, w.b, V(C::kExactX));
+    return vall_abs_le(v.a, v.b, w.a, w.b, V(Traits::kBound));
   }
   template <class T>
   static T forward_fast(T x) {
+    return Traits::formula(x);
+  }
+};
+
+template <class C>
+struct ExactRange {
+  static constexpr auto kBound = C::kExactX;
+  template <class T>
+  static T formula(T x) {
     return sigmoid_formula_mid<C>(x);
   }
 };
 
-// float16 and bfloat16: x >= kNormalX, with the cheaper formula.
-template <class V>
-struct HalfFastPath {
-  static bool fast_range(Pair<V> x) {
-    const V bound(F32Consts::kNormalX);
-    return vall_ge(x.a, bound) & vall_ge(x.b, bound);
-  }
-  static bool fast_range4(Pair<V> v, Pair<V> w) { return fast_range(v) & fast_range(w); }
+struct HalfRange {
+  static constexpr float kBound = F32Consts::kNormalX;
   template <class T>
-  static T forward_fast(T x) {
-    return sigmoid_half_formula_upper(x);
+  static T formula(T x) {
+    return sigmoid_half_formula_mid(x);
   }
 };
 
@@ -108,7 +112,7 @@ struct HalfFastPath {
 // the vector types: VF (float lanes), VD (double lanes), their widths and the conversions.
 template <class Vec>
 struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWidthF>,
-                   ExactRangeFastPath<F32Consts, typename Vec::VF> {
+                   FastPath<typename Vec::VF, ExactRange<F32Consts>> {
   using VecType = Vec;
   using Storage = float;
   using Consts = F32Consts;
@@ -124,7 +128,7 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
 
 template <class Vec>
 struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWidthD>,
-                   ExactRangeFastPath<F64Consts, typename Vec::VD> {
+                   FastPath<typename Vec::VD, ExactRange<F64Consts>> {
   using VecType = Vec;
   using Storage = double;
   using Consts = F64Consts;
@@ -142,7 +146,7 @@ struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWi
 // once on the way out.
 template <class Vec>
 struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
-                   HalfFastPath<typename Vec::VF> {
+                   FastPath<typename Vec::VF, HalfRange> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -158,7 +162,7 @@ struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::k
 
 template <class Vec>
 struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
-                    HalfFastPath<typename Vec::VF> {
+                    FastPath<typename Vec::VF, HalfRange> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
