@@ -46,6 +46,11 @@ cpu::RealType real_type(c10::ScalarType dtype) {
 // building a TensorIterator, a third of the call at 1024 elements. Longer runs go through
 // TensorIterator::for_each, whose at::parallel_for is compiled into libtorch with its OpenMP;
 // an at::parallel_for compiled here, without -fopenmp, would silently run on one thread.
+// Whether out is large enough for the streaming loops (see streaming_min_bytes).
+bool streams(const at::Tensor& out) {
+  return static_cast<int64_t>(out.nbytes()) >= cpu::streaming_min_bytes();
+}
+
 bool same_dense_layout(std::initializer_list<const at::Tensor*> tensors) {
   const at::Tensor& first = **tensors.begin();
   if (!first.is_non_overlapping_and_dense()) {
@@ -77,8 +82,7 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
                   .build();
   if (real != cpu::kNumRealTypes) {
     const cpu::KernelTable& table = cpu::active_kernels();
-    const bool stream = static_cast<int64_t>(out.nbytes()) >= cpu::streaming_min_bytes();
-    const cpu::UnaryLoop loop = stream ? table.forward_streaming[real] : table.forward[real];
+    const cpu::UnaryLoop loop = streams(out) ? table.forward_streaming[real] : table.forward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
@@ -124,8 +128,8 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
                   .build();
   if (real != cpu::kNumRealTypes) {
     const cpu::KernelTable& table = cpu::active_kernels();
-    const bool stream = static_cast<int64_t>(out.nbytes()) >= cpu::streaming_min_bytes();
-    const cpu::BinaryLoop loop = stream ? table.backward_streaming[real] : table.backward[real];
+    const cpu::BinaryLoop loop =
+        streams(out) ? table.backward_streaming[real] : table.backward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {

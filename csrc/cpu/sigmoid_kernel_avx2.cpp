@@ -41,10 +41,7 @@ inline F8 vmin(F8 a, F8 b) { return _mm256_min_ps(a.v, b.v); }
 inline F8 vmax(F8 a, F8 b) { return _mm256_max_ps(a.v, b.v); }
 inline MaskF8 visnan(F8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
 inline MaskF8 vlt(F8 a, F8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
-// Whether every lane of a is >= b, or <= b (a NaN lane is neither).
-inline bool vall_ge(F8 a, F8 b) {
-  return _mm256_movemask_ps(_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)) == 0xff;
-}
+// Whether every lane of a is <= b (a NaN lane is not).
 inline bool vall_le(F8 a, F8 b) {
   return _mm256_movemask_ps(_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)) == 0xff;
 }
@@ -88,9 +85,6 @@ inline D4 vmin(D4 a, D4 b) { return _mm256_min_pd(a.v, b.v); }
 inline D4 vmax(D4 a, D4 b) { return _mm256_max_pd(a.v, b.v); }
 inline MaskD4 visnan(D4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
 inline MaskD4 vlt(D4 a, D4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
-inline bool vall_ge(D4 a, D4 b) {
-  return _mm256_movemask_pd(_mm256_cmp_pd(a.v, b.v, _CMP_GE_OQ)) == 0xf;
-}
 inline bool vall_le(D4 a, D4 b) {
   return _mm256_movemask_pd(_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)) == 0xf;
 }

@@ -61,21 +61,12 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
       _mm512_storeu_si512(p, _mm512_permutexvar_epi64(order, both));
       return;
     }
-    _mm512_storeu_si512(p, _mm512_packus_epi32(rounded_bits(v.a), rounded_bits(v.b)));
+    const auto bits = [](F16 h) { return Avx512Vec::bf16_bits(canonical_nan<F32Consts>(h)); };
+    _mm512_storeu_si512(p, _mm512_packus_epi32(bits(v.a), bits(v.b)));
   }
   static Pair<F16> backward2(Pair<F16> g, Pair<F16> y) {
     const F16 one(1.0f);
     return {g.a * (one - y.a) * y.a, g.b * (one - y.b) * y.b};
-  }
-
- private:
-  // The bfloat16 bits of each lane, in its low 16 bits, rounded as f32_to_bf16 does, with the
-  // canonical NaN for every NaN.
-  static __m512i rounded_bits(F16 v) {
-    const __m512i u = _mm512_castps_si512(canonical_nan<F32Consts>(v).v);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    return _mm512_srli_epi32(
-        _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd), 16);
   }
 };
 

@@ -37,10 +37,6 @@ inline Pair<V> vfma(Pair<V> x, Pair<V> y, Pair<V> z) {
   return {vfma(x.a, y.a, z.a), vfma(x.b, y.b, z.b)};
 }
 template <class V>
-inline Pair<V> vmin(Pair<V> x, Pair<V> y) {
-  return {vmin(x.a, y.a), vmin(x.b, y.b)};
-}
-template <class V>
 inline Pair<V> vexponent_from_shifted(Pair<V> t) {
   return {vexponent_from_shifted(t.a), vexponent_from_shifted(t.b)};
 }
@@ -48,12 +44,6 @@ template <class V>
 inline Pair<V> vadd_exponent(Pair<V> q, Pair<V> e) {
   return {vadd_exponent(q.a, e.a), vadd_exponent(q.b, e.b)};
 }
-
-// Whether an Io's vector type has the registers for four vectors in flight (Vec::kQuads).
-template <class Io>
-struct Vec4 {
-  static constexpr bool kQuads = Io::VecType::kQuads;
-};
 
 // The loops' unit is two vectors. By default they are loaded, computed and stored one by one;
 // an Io can override load2, store2 and backward2 to work on both at once (the avx512_bf16
@@ -189,7 +179,7 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
       // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
       // busy. When every lane is in forward_fast's range, which is nearly always, it gives the
       // same bits as forward for less; one branch per step decides.
-      if constexpr (Vec4<Io>::kQuads) {
+      if constexpr (Io::VecType::kQuads) {
         // Four vectors per step where there are registers for it (AVX-512's 32): one range
         // check for all four, and four chains interleaved.
         using V = typename Io::V;

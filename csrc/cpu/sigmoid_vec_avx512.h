@@ -28,10 +28,7 @@ inline F16 vmin(F16 a, F16 b) { return _mm512_min_ps(a.v, b.v); }
 inline F16 vmax(F16 a, F16 b) { return _mm512_max_ps(a.v, b.v); }
 inline __mmask16 visnan(F16 a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
 inline __mmask16 vlt(F16 a, F16 b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ); }
-// Whether every lane of a is >= b, or <= b (a NaN lane is neither).
-inline bool vall_ge(F16 a, F16 b) {
-  return _mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ) == 0xffff;
-}
+// Whether every lane of a is <= b (a NaN lane is not).
 inline bool vall_le(F16 a, F16 b) {
   return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ) == 0xffff;
 }
@@ -86,7 +83,6 @@ inline D8 vmin(D8 a, D8 b) { return _mm512_min_pd(a.v, b.v); }
 inline D8 vmax(D8 a, D8 b) { return _mm512_max_pd(a.v, b.v); }
 inline __mmask8 visnan(D8 a) { return _mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q); }
 inline __mmask8 vlt(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ); }
-inline bool vall_ge(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ) == 0xff; }
 inline bool vall_le(D8 a, D8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ) == 0xff; }
 inline D8 vabs(D8 a) { return _mm512_abs_pd(a.v); }
 inline bool vall_abs_le(D8 a, D8 b, D8 c, D8 d, D8 bound) {
@@ -151,11 +147,15 @@ struct Avx512Vec {
   // NaN, the canonical 0x7fc00000, rounds to 0x7fc0 as f32_to_bf16 makes it: no NaN case here.
   // (The avx512_bf16 variant does this with one instruction where it can.)
   static void store_bf16(uint16_t* p, F16 v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(bf16_bits(v)));
+  }
+  // Each lane's bfloat16 bits, in its low 16 bits, rounded to nearest even as f32_to_bf16
+  // does; a NaN must be the canonical one (see above).
+  static __m512i bf16_bits(F16 v) {
     const __m512i u = _mm512_castps_si512(v.v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    const __m512i r = _mm512_srli_epi32(
+    return _mm512_srli_epi32(
         _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd), 16);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
   }
 };
 
