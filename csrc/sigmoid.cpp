@@ -154,6 +154,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       "Switch the CPU kernel variant for this process (tests and benchmarks); returns False if "
       "this CPU cannot run it.");
   m.def("_set_cpu_streaming_min_bytes", &torch_sigmoid_ext::cpu::set_streaming_min_bytes,
-        "Outputs of at least this many bytes are written with streaming stores (tests); returns "
-        "the previous value.");
+        "Calls that touch at least this many bytes (inputs and output) write with streaming "
+        "stores (tests); returns the previous value.");
 }

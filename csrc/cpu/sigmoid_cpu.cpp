@@ -40,17 +40,24 @@ cpu::RealType real_type(c10::ScalarType dtype) {
   }
 }
 
+// Whether a call is large enough for the streaming loops (see streaming_min_bytes): the bytes
+// it touches, each buffer counted once (in place, out is self).
+bool streams(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs) {
+  int64_t bytes = static_cast<int64_t>(out.nbytes());
+  for (const at::Tensor* t : inputs) {
+    if (!t->is_same(out)) {
+      bytes += static_cast<int64_t>(t->nbytes());
+    }
+  }
+  return bytes >= cpu::streaming_min_bytes();
+}
+
 // True when every tensor covers one dense block with the same strides (contiguous, or
 // channels_last / transposed alike), so that element i of each sits at the same offset and
 // one flat loop does it all. Used only for runs too short to split across threads: they skip
 // building a TensorIterator, a third of the call at 1024 elements. Longer runs go through
 // TensorIterator::for_each, whose at::parallel_for is compiled into libtorch with its OpenMP;
 // an at::parallel_for compiled here, without -fopenmp, would silently run on one thread.
-// Whether out is large enough for the streaming loops (see streaming_min_bytes).
-bool streams(const at::Tensor& out) {
-  return static_cast<int64_t>(out.nbytes()) >= cpu::streaming_min_bytes();
-}
-
 bool same_dense_layout(std::initializer_list<const at::Tensor*> tensors) {
   const at::Tensor& first = **tensors.begin();
   if (!first.is_non_overlapping_and_dense()) {
@@ -82,7 +89,8 @@ void sigmoid_kernel(const at::Tensor& out, const at::Tensor& self) {
                   .build();
   if (real != cpu::kNumRealTypes) {
     const cpu::KernelTable& table = cpu::active_kernels();
-    const cpu::UnaryLoop loop = streams(out) ? table.forward_streaming[real] : table.forward[real];
+    const cpu::UnaryLoop loop =
+        streams(out, {&self}) ? table.forward_streaming[real] : table.forward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {
@@ -129,7 +137,8 @@ void sigmoid_backward_kernel(const at::Tensor& out, const at::Tensor& grad_outpu
   if (real != cpu::kNumRealTypes) {
     const cpu::KernelTable& table = cpu::active_kernels();
     const cpu::BinaryLoop loop =
-        streams(out) ? table.backward_streaming[real] : table.backward[real];
+        streams(out, {&grad_output, &output}) ? table.backward_streaming[real]
+                                              : table.backward[real];
     iter.for_each(
         [loop](char** data, const int64_t* strides, int64_t size0, int64_t size1) {
           for (int64_t j = 0; j < size1; ++j) {

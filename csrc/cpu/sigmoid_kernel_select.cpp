@@ -87,7 +87,7 @@ int64_t l3_bytes() {
 }
 
 std::atomic<int64_t>& streaming_bytes() {
-  static std::atomic<int64_t> bytes{std::max<int64_t>(int64_t{32} << 20, l3_bytes())};
+  static std::atomic<int64_t> bytes{std::max<int64_t>(int64_t{32} << 20, l3_bytes()) / 2 * 3};
   return bytes;
 }
 

@@ -252,7 +252,7 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
 }
 
 // Streaming: the output goes out with non-temporal stores, which skip the read of each cache
-// line that an ordinary store does first. For outputs too large to stay in cache (see
+// line that an ordinary store does first. For calls too large to stay in cache (see
 // streaming_min_bytes) that read is pure cost: float32 out= at 2^24 elements, 2 threads,
 // 3.9 ms with ordinary stores, 3.2 ms streaming. The Io's vector stores become Vec::stream;
 // the elements before the output's first 64-byte boundary take the ordinary loop, and
