@@ -113,7 +113,7 @@ def test_fast_and_full_paths_agree(variant, name, dtype):
 
 @pytest.fixture
 def streaming():
-    """Lets a test set the output size from which the kernels use streaming stores."""
+    """Lets a test set the call size (bytes touched) from which the kernels stream stores."""
     original = _C._set_cpu_streaming_min_bytes(tse.build_info()["cpu_streaming_min_bytes"])
     yield _C._set_cpu_streaming_min_bytes
     _C._set_cpu_streaming_min_bytes(original)
@@ -122,8 +122,9 @@ def streaming():
 @pytest.mark.parametrize("name", VARIANTS)
 @pytest.mark.parametrize("dtype", REAL)
 def test_streaming_stores_give_the_same_bits(variant, streaming, name, dtype):
-    # Outputs of 32 MiB and more (or the L3's size) are written with non-temporal stores after
-    # the elements before the first 64-byte boundary; here every output is, from any offset.
+    # Calls that touch 48 MiB and more (1.5 times the L3's size, if larger) write with
+    # non-temporal stores after the elements before the first 64-byte boundary; here every
+    # call does, from any offset.
     variant(name)
     x = _sample(dtype, 1 << 14)
     g = torch.randn(x.shape).to(dtype)
@@ -139,6 +140,19 @@ def test_streaming_stores_give_the_same_bits(variant, streaming, name, dtype):
         inplace = x.clone()
         tse.sigmoid_(inplace)
         assert _same_bits(inplace, y_plain)
+
+
+def test_streaming_threshold_default():
+    # 1.5 times the larger of 32 MiB and the L3 size Linux reports (see sigmoid_kernel.h).
+    l3 = 0
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index3/size") as f:
+            text = f.read().strip()
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        l3 = int(text.rstrip("KMG")) * scale
+    except (OSError, ValueError):
+        pass
+    assert tse.build_info()["cpu_streaming_min_bytes"] == max(32 << 20, l3) // 2 * 3
 
 
 @pytest.mark.parametrize("dtype", REAL)
