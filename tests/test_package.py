@@ -96,7 +96,8 @@ def test_benchmark_quick_mode(tmp_path):
     rows = csv_path.read_text().splitlines()
     header = rows[0].split(",")
     for column in ("machine", "torch", "package", "commit", "dtype", "size", "mode",
-                   "ours_us", "torch_us", "speedup", "copy_gbs"):
+                   "ours_us", "torch_us", "speedup", "copy_gbs", "ours_mean_us",
+                   "torch_mean_us", "mean_speedup"):
         assert column in header
     assert len(rows) == 1 + 2 * 3 * 4  # dtypes x sizes x modes
     assert "speedup" in out.stdout
