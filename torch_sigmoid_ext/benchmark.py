@@ -178,6 +178,9 @@ def run(args):
             ours, theirs = measure(*_callables(mode, dtype, size, device), device,
                                    args.samples, args.min_time)
             t_ours, t_theirs = statistics.median(ours), statistics.median(theirs)
+            # The mean per call as well: the median shows the typical call, the mean the
+            # throughput a loop gets, rare slow calls (page faults, stalls) included.
+            m_ours, m_theirs = statistics.mean(ours), statistics.mean(theirs)
             moved = TRAFFIC[mode] * size * dtype.itemsize
             rows.append(dict(
                 meta, threads=nthreads or "", dtype=name, size=size, mode=mode,
@@ -186,11 +189,8 @@ def run(args):
                 ours_ns_per_elem=t_ours / size * 1e9, torch_ns_per_elem=t_theirs / size * 1e9,
                 ours_gbs=moved / t_ours / 1e9, torch_gbs=moved / t_theirs / 1e9,
                 copy_gbs=copy_cache[key], speedup=t_theirs / t_ours,
-                # The mean per call as well: the median shows the typical call, the mean the
-                # throughput a loop gets, rare slow calls (page faults, stalls) included.
-                ours_mean_us=statistics.mean(ours) * 1e6,
-                torch_mean_us=statistics.mean(theirs) * 1e6,
-                mean_speedup=statistics.mean(theirs) / statistics.mean(ours),
+                ours_mean_us=m_ours * 1e6, torch_mean_us=m_theirs * 1e6,
+                mean_speedup=m_theirs / m_ours,
             ))
     finally:
         torch.set_num_threads(original_threads)
