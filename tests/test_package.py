@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import torch_sigmoid_ext as tse
@@ -96,13 +97,34 @@ def test_benchmark_quick_mode(tmp_path):
     rows = csv_path.read_text().splitlines()
     header = rows[0].split(",")
     for column in ("machine", "torch", "package", "commit", "dtype", "size", "mode",
-                   "ours_us", "torch_us", "speedup", "copy_gbs", "ours_mean_us",
-                   "torch_mean_us", "mean_speedup"):
+                   "ours_us", "torch_us", "speedup", "roof_us", "roof_gbs", "bound",
+                   "ours_mean_us", "torch_mean_us", "mean_speedup"):
         assert column in header
     assert len(rows) == 1 + 2 * 3 * 4  # dtypes x sizes x modes
     assert "speedup" in out.stdout
 
 
+@pytest.mark.parametrize("mode", ["forward", "forward_out", "backward", "fwd_bwd"])
+def test_benchmark_roof_moves_what_the_op_moves(mode):
+    # The roofline is only a bound if it reads and writes what the op does: the same buffers in
+    # the same rotation, and as many bytes out.
+    from torch_sigmoid_ext import benchmark
+
+    dtype, size = torch.bfloat16, 1 << 20
+    nbuf = benchmark._buffers(mode, dtype, size)
+    assert nbuf > 1
+    ours, theirs, roof = benchmark._callables(mode, dtype, size, torch.device("cpu"))
+
+    def written(fn):
+        outs = [fn() for _ in range(2 * nbuf)]
+        outs = [o[0] if isinstance(o, tuple) else o for o in outs]
+        return [(o.untyped_storage().nbytes(), o.data_ptr()) for o in outs]
+
+    mine, plain = written(ours), written(roof)
+    assert [n for n, _ in mine] == [n for n, _ in plain] == [size * dtype.itemsize] * 2 * nbuf
+    if mode == "forward_out":  # the same output buffers, in the same order, nbuf of them
+        assert [p for _, p in mine] == [p for _, p in plain]
+        assert len({p for _, p in mine}) == nbuf
 def test_benchmark_times_with_the_thread_count_it_reports():
     # torch.utils.benchmark.Timer runs on one thread unless told otherwise: every "2 threads"
     # row was once a one-thread measurement.

@@ -3,8 +3,10 @@
 Both are timed in one process with torch.utils.benchmark, interleaved (ours, torch, ours, ...)
 so that drift on a shared machine hits both alike. Where the data fits in cache, each call
 takes the next of several input buffers, so neither side is timed on data a previous call left
-hot. The copy bandwidth (bytes read plus written by `out.copy_(x)`) is measured at each size in
-the same run as the memory roofline.
+hot. Beside each pair, interleaved with it on the same buffers, a plain torch op with the same
+reads, writes and allocations (a copy for the forward) is timed as the memory roofline: torch's
+time over its time, the "bound" column, is about the most speedup any kernel can show there
+without streaming stores or huge pages.
 
 Results: a table on stdout, one CSV row per measurement (with the machine, torch version,
 package version and commit beside it), and a PNG plot when matplotlib is installed.
@@ -33,7 +35,19 @@ DTYPES = {
     "bfloat16": torch.bfloat16,
 }
 # Bytes moved per element, in units of the element size: reads plus writes.
-TRAFFIC = {"forward": 2, "forward_out": 2, "backward": 3, "fwd_bwd": 5, "copy": 2}
+TRAFFIC = {"forward": 2, "forward_out": 2, "backward": 3, "fwd_bwd": 5}
+# The memory roofline of each mode: plain torch ops with the same reads, writes and
+# allocations and no floating-point arithmetic (an add or a multiply converts 16-bit values
+# to float and back, and then is no roofline: torch.add is slower than torch's
+# sigmoid_backward in bfloat16). "or" is torch.bitwise_or on same-sized integer views.
+# The forward+backward roof leaves out the autograd engine, which both libraries pay.
+ROOF = {
+    "forward": "x.clone()",
+    "forward_out": "out.copy_(x)",
+    "backward": "grad or y",
+    "fwd_bwd": "y = x.clone(); grad or y",
+}
+_BITS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 CACHE_BYTES = 64 << 20  # rotate buffers until the working set is past the last-level cache
 
 
@@ -60,42 +74,48 @@ def _commit():
         return "unknown"
 
 
+def _buffers(mode, dtype, size):
+    """How many buffers to rotate among, so that the data a call touches is not cache-hot."""
+    return max(1, min(16, CACHE_BYTES // max(1, size * dtype.itemsize * TRAFFIC[mode])))
+
+
 def _callables(mode, dtype, size, device):
-    """(ours, torch) zero-argument callables for one measurement, rotating input buffers."""
-    nbuf = max(1, min(16, CACHE_BYTES // max(1, size * dtype.itemsize * TRAFFIC[mode])))
+    """(ours, torch, roof): zero-argument callables for one measurement, rotating buffers.
+
+    roof is the mode's memory roofline (ROOF names it): a plain torch op with the same reads,
+    writes and allocations on the same buffers in the same order, and next to no arithmetic.
+    torch's time over roof's is about the most speedup a kernel can show that reads and writes
+    memory the ordinary way; streaming stores or huge pages can beat it.
+    """
+    nbuf = _buffers(mode, dtype, size)
     gen = torch.Generator().manual_seed(size)
     xs = [(torch.randn(size, generator=gen) * 4).to(dtype).to(device) for _ in range(nbuf)]
-    if mode in ("forward", "forward_out", "fwd_bwd"):
-        outs = [torch.empty_like(x) for x in xs]
+
+    def rotate(f, *lists):
+        # One call per buffer in turn, with one Python call between the timer and f.
+        args = itertools.cycle(list(zip(*lists)))
+        return lambda: f(*next(args))
+
     if mode == "forward":
-        pairs = (tse.sigmoid, torch.sigmoid)
-        make = lambda f: (lambda it=itertools.cycle(xs): f(next(it)))  # noqa: E731
-        return make(pairs[0]), make(pairs[1])
+        return tuple(rotate(f, xs) for f in (tse.sigmoid, torch.sigmoid, torch.clone))
     if mode == "forward_out":
-        make = lambda f: (  # noqa: E731
-            lambda it=itertools.cycle(range(nbuf)): (lambda i: f(xs[i], out=outs[i]))(next(it))
-        )
-        return make(tse.sigmoid), make(torch.sigmoid)
+        outs = [torch.empty_like(x) for x in xs]
+        return (rotate(lambda x, o: tse.sigmoid(x, out=o), xs, outs),
+                rotate(lambda x, o: torch.sigmoid(x, out=o), xs, outs),
+                rotate(lambda x, o: o.copy_(x), xs, outs))
+    bits = lambda ts: [t.detach().view(_BITS[dtype.itemsize]) for t in ts]  # noqa: E731
     if mode == "backward":
         ys = [torch.sigmoid(x) for x in xs]
         gs = [torch.randn(size, generator=gen).to(dtype).to(device) for _ in range(nbuf)]
-        make = lambda f: (  # noqa: E731
-            lambda it=itertools.cycle(range(nbuf)): (lambda i: f(gs[i], ys[i]))(next(it))
-        )
-        return (make(torch.ops.torch_sigmoid_ext.sigmoid_backward),
-                make(torch.ops.aten.sigmoid_backward))
+        return (rotate(torch.ops.torch_sigmoid_ext.sigmoid_backward, gs, ys),
+                rotate(torch.ops.aten.sigmoid_backward, gs, ys),
+                rotate(torch.bitwise_or, bits(gs), bits(ys)))
     # fwd_bwd: forward and backward through autograd.
     leaves = [x.clone().requires_grad_() for x in xs]
     grads = [torch.ones_like(x) for x in xs]
-
-    def make(f):
-        it = itertools.cycle(range(nbuf))
-
-        def run():
-            i = next(it)
-            return torch.autograd.grad(f(leaves[i]), leaves[i], grads[i])
-        return run
-    return make(tse.sigmoid), make(torch.sigmoid)
+    return (*(rotate(lambda x, g, f=f: torch.autograd.grad(f(x), x, g), leaves, grads)
+              for f in (tse.sigmoid, torch.sigmoid)),
+            rotate(lambda x, g: torch.bitwise_or(g, x.clone()), bits(leaves), bits(grads)))
 
 
 def _time(fn, device, min_time):
@@ -114,22 +134,14 @@ def _time(fn, device, min_time):
     return timer, number
 
 
-def measure(fn_ours, fn_torch, device, samples, min_time):
-    t_ours, n_ours = _time(fn_ours, device, min_time)
-    t_torch, n_torch = _time(fn_torch, device, min_time)
-    ours, theirs = [], []
-    for _ in range(samples):  # interleaved
-        ours.append(t_ours.timeit(n_ours).mean)
-        theirs.append(t_torch.timeit(n_torch).mean)
-    return ours, theirs
-
-
-def _copy_bandwidth(dtype, size, device, samples, min_time):
-    x = torch.randn(size).to(dtype).to(device)
-    out = torch.empty_like(x)
-    timer, number = _time(lambda: out.copy_(x), device, min_time)
-    t = statistics.median(timer.timeit(number).mean for _ in range(samples))
-    return TRAFFIC["copy"] * size * dtype.itemsize / t / 1e9
+def measure(fns, device, samples, min_time):
+    """Seconds per call of each of fns: `samples` samples each, interleaved."""
+    timers = [_time(fn, device, min_time) for fn in fns]
+    times = [[] for _ in fns]
+    for _ in range(samples):
+        for (timer, number), t in zip(timers, times):
+            t.append(timer.timeit(number).mean)
+    return times
 
 
 def _spread(values):
@@ -163,7 +175,7 @@ def run(args):
     progress = _Progress(len(grid))
     meta = dict(machine=_machine(), torch=torch.__version__, package=tse.__version__,
                 commit=_commit(), variant=tse.build_info()["cpu_variant"], device=str(device))
-    rows, copy_cache = [], {}
+    rows = []
     original_threads = torch.get_num_threads()
     try:
         for nthreads, dtype, size, mode in grid:
@@ -171,13 +183,9 @@ def run(args):
                 torch.set_num_threads(nthreads)
             name = str(dtype).replace("torch.", "")
             progress.step(f"{name} 2^{size.bit_length() - 1} {mode} t={nthreads}")
-            key = (nthreads, dtype, size)
-            if key not in copy_cache:
-                copy_cache[key] = _copy_bandwidth(dtype, size, device, args.samples,
-                                                  args.min_time)
-            ours, theirs = measure(*_callables(mode, dtype, size, device), device,
-                                   args.samples, args.min_time)
-            t_ours, t_theirs = statistics.median(ours), statistics.median(theirs)
+            ours, theirs, roof = measure(_callables(mode, dtype, size, device), device,
+                                         args.samples, args.min_time)
+            t_ours, t_theirs, t_roof = (statistics.median(t) for t in (ours, theirs, roof))
             # The mean per call as well: the median shows the typical call, the mean the
             # throughput a loop gets, rare slow calls (page faults, stalls) included.
             m_ours, m_theirs = statistics.mean(ours), statistics.mean(theirs)
@@ -188,7 +196,9 @@ def run(args):
                 ours_spread=_spread(ours), torch_spread=_spread(theirs),
                 ours_ns_per_elem=t_ours / size * 1e9, torch_ns_per_elem=t_theirs / size * 1e9,
                 ours_gbs=moved / t_ours / 1e9, torch_gbs=moved / t_theirs / 1e9,
-                copy_gbs=copy_cache[key], speedup=t_theirs / t_ours,
+                speedup=t_theirs / t_ours,
+                roof_us=t_roof * 1e6, roof_gbs=moved / t_roof / 1e9,
+                bound=t_theirs / t_roof,
                 ours_mean_us=m_ours * 1e6, torch_mean_us=m_theirs * 1e6,
                 mean_speedup=m_theirs / m_ours,
             ))
@@ -199,13 +209,15 @@ def run(args):
 
 def print_table(rows):
     head = (f"{'thr':>3} {'dtype':<9}{'size':>6} {'mode':<12}{'ours us':>10}{'torch us':>10}"
-            f"{'ns/el':>7}{'GB/s':>7}{'copy':>7}{'spread':>7}{'speedup':>9}{'mean':>8}")
+            f"{'ns/el':>7}{'GB/s':>7}{'roof':>7}{'spread':>7}{'speedup':>9}{'bound':>8}"
+            f"{'mean':>8}")
     print(head)
     for r in rows:
         print(f"{r['threads']!s:>3} {r['dtype']:<9}{'2^' + str(r['size'].bit_length() - 1):>6} "
               f"{r['mode']:<12}{r['ours_us']:>10.2f}{r['torch_us']:>10.2f}"
-              f"{r['ours_ns_per_elem']:>7.3f}{r['ours_gbs']:>7.1f}{r['copy_gbs']:>7.1f}"
-              f"{r['ours_spread']:>6.0%} {r['speedup']:>8.2f}x{r['mean_speedup']:>7.2f}x")
+              f"{r['ours_ns_per_elem']:>7.3f}{r['ours_gbs']:>7.1f}{r['roof_gbs']:>7.1f}"
+              f"{r['ours_spread']:>6.0%} {r['speedup']:>8.2f}x{r['bound']:>7.2f}x"
+              f"{r['mean_speedup']:>7.2f}x")
 
 
 def write_csv(rows, path):
@@ -236,9 +248,12 @@ def write_plot(rows, path):
             sizes = [r["size"] for r in sel]
             axes[0][col].plot(sizes, [r["speedup"] for r in sel], marker="o", label=dtype)
             axes[1][col].plot(sizes, [r["ours_gbs"] for r in sel], marker="o", label=dtype)
-        copy = sorted({(r["size"], r["copy_gbs"]) for r in picked if r["dtype"] == "float32"})
-        if copy:
-            axes[1][col].plot(*zip(*copy), "k--", label="copy (float32)")
+        roof = [r for r in picked if r["mode"] == mode and r["dtype"] == "float32"]
+        if roof:
+            sizes = [r["size"] for r in roof]
+            axes[0][col].plot(sizes, [r["bound"] for r in roof], "k--", label="bound (float32)")
+            axes[1][col].plot(sizes, [r["roof_gbs"] for r in roof], "k--",
+                              label=f"{ROOF[mode]} (float32)")
         axes[0][col].axhline(1.0, color="gray", lw=0.8)
         axes[0][col].set_title(mode)
         for row in (0, 1):
@@ -247,7 +262,8 @@ def write_plot(rows, path):
         axes[0][col].set_ylabel("speedup vs torch.sigmoid")
         axes[1][col].set_ylabel("GB/s (ours)")
     axes[0][0].legend()
-    axes[1][0].legend()
+    for ax in axes[1]:
+        ax.legend(fontsize=7)
     fig.suptitle(f"torch_sigmoid_ext vs torch.sigmoid, {picked[0]['device']}, "
                  f"{threads or ''} threads, {picked[0]['machine']}", fontsize=9)
     fig.tight_layout()
