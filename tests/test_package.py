@@ -125,6 +125,8 @@ def test_benchmark_roof_moves_what_the_op_moves(mode):
     if mode == "forward_out":  # the same output buffers, in the same order, nbuf of them
         assert [p for _, p in mine] == [p for _, p in plain]
         assert len({p for _, p in mine}) == nbuf
+
+
 def test_benchmark_times_with_the_thread_count_it_reports():
     # torch.utils.benchmark.Timer runs on one thread unless told otherwise: every "2 threads"
     # row was once a one-thread measurement.
