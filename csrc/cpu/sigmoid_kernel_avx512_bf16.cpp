@@ -14,6 +14,7 @@
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c"))), \
     apply_to = function)
 #else
+#pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")
 #endif
 
@@ -70,11 +71,31 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
   }
 };
 
+// Addresses only, so constant-initialized: nothing compiled for this target runs at load.
+const UnaryLoop kBFloat16PairForward = &forward_loop<BFloat16PairIo>;
+const BinaryLoop kBFloat16PairBackward = &backward_loop<BFloat16PairIo>;
+
+}  // namespace
+}  // namespace cpu
+}  // namespace torch_sigmoid_ext
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace torch_sigmoid_ext {
+namespace cpu {
+namespace {
+
+// Built when the library loads, on every CPU, so it is compiled outside the AVX-512 target
+// above: there the copy of the table used AVX-512 moves and faulted on AVX2-only CPUs.
 KernelTable with_bf16_loops(const KernelTable& base) {
   KernelTable table = base;
   table.name = "avx512_bf16";
-  table.forward[kBFloat16] = &forward_loop<BFloat16PairIo>;
-  table.backward[kBFloat16] = &backward_loop<BFloat16PairIo>;
+  table.forward[kBFloat16] = kBFloat16PairForward;
+  table.backward[kBFloat16] = kBFloat16PairBackward;
   table.forward_streaming[kBFloat16] = table.forward[kBFloat16];
   table.backward_streaming[kBFloat16] = table.backward[kBFloat16];
   return table;
@@ -88,9 +109,5 @@ const KernelTable kAvx512Bf16Kernels = with_bf16_loops(kAvx512Kernels);
 
 }  // namespace cpu
 }  // namespace torch_sigmoid_ext
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
 
 #endif  // TORCH_SIGMOID_EXT_X86
