@@ -2,34 +2,54 @@
 
     pip install --no-build-isolation .
 
-TORCH_SIGMOID_EXT_CUDA chooses the CUDA kernels: "auto" (the default: build them when torch
-is a CUDA build and a CUDA toolkit is found), "1" (always; fails clearly without a toolkit) or
-"0" (never). TORCH_CUDA_ARCH_LIST chooses the GPU architectures, as for any torch extension.
-TORCH_SIGMOID_EXT_SANITIZE=1 builds the C++ code with AddressSanitizer and UBSan (CI stage 3).
+TORCH_SIGMOID_EXT_CUDA chooses the CUDA kernels: "auto" (the default: build them when a GPU is
+visible or TORCH_CUDA_ARCH_LIST is set, and a toolkit is found), "1" (always; any missing piece
+stops the build with one line) or "0" (never). TORCH_CUDA_ARCH_LIST chooses the GPU
+architectures, as for any torch extension; without it, those of DEFAULT_CUDA_ARCHS the toolkit
+can compile. TORCH_SIGMOID_EXT_SANITIZE=1 builds the C++ code with AddressSanitizer and UBSan.
+Every problem this file can foresee stops it with one line that says what to do.
 """
 
 import glob
+import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 from setuptools import find_packages, setup
 
+PACKAGE = "torch_sigmoid_ext"
+
+
+def fail(message):
+    sys.exit(f"{PACKAGE}: {message}")
+
+
+def note(message):
+    # pip shows a build's output only with -v or on failure; build_info() keeps this line too.
+    print(f"{PACKAGE}: {message}", file=sys.stderr)
+
+
 try:
     import torch
-    from torch.utils import cpp_extension
 except ImportError:
-    sys.exit(
-        "torch_sigmoid_ext: PyTorch is not installed in this environment. Install it first "
-        "(for example `pip install torch`), then build with "
-        "`pip install --no-build-isolation .` so the extension compiles against that torch."
+    fail(
+        "PyTorch is not installed in this environment. Install it first (for example "
+        "`pip install torch`), then build with `pip install --no-build-isolation .` so the "
+        "extension compiles against that torch."
     )
 
+# torch.utils.cpp_extension guesses CUDA_HOME when imported and logs a warning about it when no
+# GPU is visible; this file finds the toolkit itself (find_cuda_home) and says what it found.
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+from torch.utils import cpp_extension  # noqa: E402
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
-PACKAGE = "torch_sigmoid_ext"
-# Without TORCH_CUDA_ARCH_LIST and with no GPU to ask: Volta to Hopper, and PTX for newer cards.
-DEFAULT_CUDA_ARCHS = "7.0;8.0;8.6;8.9;9.0+PTX"
+# The architectures built without TORCH_CUDA_ARCH_LIST, cut to what the toolkit compiles
+# (CUDA 13 dropped everything before 7.5), with PTX for the newest so that later GPUs run it.
+DEFAULT_CUDA_ARCHS = ("7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
 
 # Flags in one place. -ffp-contract=off / --fmad=false: only the explicit fma calls in
 # csrc/sigmoid_math.h fuse, so every kernel (scalar, SIMD, CUDA) rounds identically.
@@ -37,6 +57,9 @@ DEFAULT_CUDA_ARCHS = "7.0;8.0;8.6;8.9;9.0+PTX"
 # No -std: torch.utils.cpp_extension adds the standard the installed torch's headers need
 # (C++20 for recent torch, whose ATen headers refuse C++17; nvcc rejects a second -std).
 CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden"]
+# GCC 12 warns about its own AVX-512 intrinsics (_mm512_undefined_*) at every inlined load,
+# about 400 false positives that buried the one line that mattered when a build failed.
+GCC_FLAGS = ["-Wno-maybe-uninitialized"]
 NVCC_FLAGS = ["-O3", "--fmad=false"]
 # TORCH_SIGMOID_EXT_SANITIZE=1: compiled and linked in, for the host code only.
 SANITIZE_FLAGS = [
@@ -46,6 +69,16 @@ SANITIZE_FLAGS = [
 ]
 # The oldest compilers whose C++20 the installed torch's headers compile with.
 MIN_COMPILERS = {"g++": (9,), "clang": (10,)}
+CUDA_SWITCH = "TORCH_SIGMOID_EXT_CUDA"
+
+
+def run(cmd):
+    """stdout+stderr of cmd, or None if it cannot run or fails."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout + done.stderr if done.returncode == 0 else None
 
 
 def check_compiler():
@@ -57,96 +90,192 @@ def check_compiler():
             [cxx, "--version"], capture_output=True, text=True, check=True
         ).stdout
     except (OSError, subprocess.CalledProcessError) as e:
-        sys.exit(f"torch_sigmoid_ext: cannot run the C++ compiler {cxx!r} ({e}). Install g++ 9+ "
-                 "or clang 10+, or point CXX at one.")
+        fail(f"cannot run the C++ compiler {cxx!r} ({e}). Install g++ 9+ or clang 10+, or "
+             "point CXX at one.")
     kind = "clang" if "clang" in banner else "g++"
     found = re.search(r"(\d+)\.(\d+)(?:\.\d+)?", banner.splitlines()[0] if banner else "")
     version = tuple(int(v) for v in found.groups()) if found else None
     if version is not None and version < MIN_COMPILERS[kind]:
-        sys.exit(
-            f"torch_sigmoid_ext: the C++ compiler {cxx!r} is {kind} "
-            f"{'.'.join(map(str, version))}, too old for torch's headers; "
-            f"{kind} {MIN_COMPILERS[kind][0]} or newer is needed. Install one, or point CXX at it."
+        fail(
+            f"the C++ compiler {cxx!r} is {kind} {'.'.join(map(str, version))}, too old for "
+            f"torch's headers; {kind} {MIN_COMPILERS[kind][0]} or newer is needed. Install one, "
+            "or point CXX at it."
         )
+    return kind
 
 
-def use_cuda():
-    mode = os.environ.get("TORCH_SIGMOID_EXT_CUDA", "auto").strip().lower()
-    if mode not in ("auto", "1", "0", "on", "off", "true", "false"):
-        sys.exit(f"torch_sigmoid_ext: TORCH_SIGMOID_EXT_CUDA={mode!r}; use auto, 1 or 0.")
-    if mode in ("0", "off", "false"):
-        return False
-    # torch takes $CUDA_HOME on trust; a toolkit is only there if it holds nvcc.
-    home = cpp_extension.CUDA_HOME
-    have_toolkit = home is not None and os.path.isfile(os.path.join(home, "bin", "nvcc"))
-    if mode == "auto":
-        return torch.version.cuda is not None and have_toolkit
+def cuda_mode():
+    mode = os.environ.get(CUDA_SWITCH, "auto").strip().lower()
+    aliases = {"on": "1", "true": "1", "off": "0", "false": "0"}
+    mode = aliases.get(mode, mode)
+    if mode not in ("auto", "1", "0"):
+        fail(f"{CUDA_SWITCH}={mode!r}; use auto, 1 or 0.")
+    return mode
+
+
+def find_cuda_home():
+    """(root, where it came from) of the CUDA toolkit, or (None, why not).
+
+    $CUDA_HOME or $CUDA_PATH if set, else the root that `nvcc` on the PATH reports. nvcc may be
+    a wrapper script in a folder that holds no toolkit (torch then guesses that folder's
+    parent); its dry run names the real root (`#$ TOP=...`)."""
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var):
+            return os.environ[var], f"${var}"
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None, "no nvcc on the PATH and CUDA_HOME is not set"
+    dry = run([nvcc, "--dryrun", "-x", "cu", "-c", os.devnull, "-o", os.devnull]) or ""
+    top = re.search(r"^#\$ TOP=(.+)$", dry, re.MULTILINE)
+    root = top.group(1).strip() if top else os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+    return os.path.realpath(root), f"nvcc on the PATH ({nvcc})"
+
+
+def check_toolkit(home, source):
+    """None if home is a usable toolkit for this torch, else what is wrong with it."""
+    nvcc = os.path.join(home, "bin", "nvcc")
+    if not os.access(nvcc, os.X_OK):
+        return f"{home} (from {source}) has no bin/nvcc"
+    if not os.path.isfile(os.path.join(home, "include", "cuda_runtime.h")):
+        return f"{home} (from {source}) has no include/cuda_runtime.h"
+    libs = [os.path.join(home, d, "libcudart.so") for d in ("lib64", "lib")]
+    if not any(os.path.exists(lib) for lib in libs):
+        return f"{home} (from {source}) has no lib64/libcudart.so"
+    release = re.search(r"release (\d+)\.(\d+)", run([nvcc, "--version"]) or "")
+    torch_major = torch.version.cuda.split(".")[0]
+    if release and release.group(1) != torch_major:
+        return (f"{home} (from {source}) is CUDA {release.group(1)}.{release.group(2)}, but "
+                f"torch {torch.__version__} was built with CUDA {torch.version.cuda}; the major "
+                "versions must match")
+    return None
+
+
+def toolkit_archs(home):
+    """The compute capabilities this toolkit compiles for, as "9.0", or None if unknown."""
+    listed = run([os.path.join(home, "bin", "nvcc"), "--list-gpu-arch"])
+    if listed is None:
+        return None
+    return {f"{m[:-1]}.{m[-1]}" for m in re.findall(r"compute_(\d+)", listed)}
+
+
+def cuda_arch_list(home):
+    """The value for TORCH_CUDA_ARCH_LIST, which torch.utils.cpp_extension turns into -gencode
+    flags; empty when torch should ask the visible GPU."""
+    supported = toolkit_archs(home)
+    asked = os.environ.get("TORCH_CUDA_ARCH_LIST", "").strip()
+    if asked:
+        # Numbered entries only ("9.0", "9.0a", "8.6+PTX"); torch also takes names ("Ampere").
+        numbers = re.findall(r"(?:^|[;\s])(\d+\.\d+)[a-z]?(?:\+PTX)?(?=$|[;\s])", asked)
+        bad = [a for a in numbers if supported is not None and a not in supported]
+        if bad:
+            fail(f"TORCH_CUDA_ARCH_LIST={asked!r} names {', '.join(bad)}, which the CUDA "
+                 f"toolkit at {home} cannot compile for (it can: "
+                 f"{', '.join(sorted(supported, key=float))}). Leave those out.")
+        return asked
+    if torch.cuda.is_available():
+        return ""
+    archs = [a for a in DEFAULT_CUDA_ARCHS if supported is None or a in supported]
+    if not archs:
+        fail(f"the CUDA toolkit at {home} compiles for none of {', '.join(DEFAULT_CUDA_ARCHS)}; "
+             "set TORCH_CUDA_ARCH_LIST to the architectures you need.")
+    archs[-1] += "+PTX"
+    return ";".join(archs)
+
+
+def cuda_choice():
+    """(toolkit root, arch list) to build the CUDA kernels, or (None, why not) for the CPU only."""
+    mode = cuda_mode()
+    if mode == "0":
+        return None, f"{CUDA_SWITCH}=0"
+    forced = mode == "1"
     if torch.version.cuda is None:
-        sys.exit(
-            f"torch_sigmoid_ext: TORCH_SIGMOID_EXT_CUDA={mode} but torch {torch.__version__} is a "
-            "CPU-only build. Install a CUDA build of torch, or set TORCH_SIGMOID_EXT_CUDA=0."
-        )
-    if not have_toolkit:
-        where = "CUDA_HOME is not set" if home is None else f"CUDA_HOME={home!r} has no bin/nvcc"
-        sys.exit(
-            f"torch_sigmoid_ext: TORCH_SIGMOID_EXT_CUDA={mode} but no CUDA toolkit was found "
-            f"({where}). "
-            "Set CUDA_HOME to the toolkit's root (the folder that holds bin/nvcc), or set "
-            "TORCH_SIGMOID_EXT_CUDA=0 to build for the CPU only."
-        )
-    return True
+        if forced:
+            fail(f"{CUDA_SWITCH}=1 but torch {torch.__version__} is a CPU-only build. Install a "
+                 f"CUDA build of torch, or set {CUDA_SWITCH}=0.")
+        return None, f"torch {torch.__version__} is a CPU-only build"
+    wanted = forced or bool(os.environ.get("TORCH_CUDA_ARCH_LIST")) or torch.cuda.is_available()
+    if not wanted:
+        return None, (f"no GPU is visible; to build the CUDA kernels anyway, set {CUDA_SWITCH}=1 "
+                      "or TORCH_CUDA_ARCH_LIST (for example \"9.0\")")
+    home, source = find_cuda_home()
+    problem = source if home is None else check_toolkit(home, source)
+    if problem is not None:
+        message = (f"no usable CUDA toolkit: {problem}. Set CUDA_HOME to the root of a CUDA "
+                   f"{torch.version.cuda.split('.')[0]}.x toolkit (the folder that holds "
+                   f"bin/nvcc), or set {CUDA_SWITCH}=0 to build for the CPU only.")
+        if forced or os.environ.get("TORCH_CUDA_ARCH_LIST"):
+            fail(message)
+        return None, message
+    return home, cuda_arch_list(home)
 
 
-def cuda_arch_list():
-    if not os.environ.get("TORCH_CUDA_ARCH_LIST"):
-        if not torch.cuda.is_available():
-            # torch.utils.cpp_extension reads this variable to choose -gencode flags.
-            os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
-    return os.environ.get("TORCH_CUDA_ARCH_LIST", "")
+class BuildExtension(cpp_extension.BuildExtension):
+    """torch's build_ext, writing _build_config.py only once the library has built, so that a
+    failed build never leaves a config describing a library it did not make."""
+
+    summary = ""  # what is being built, set by main()
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.editable_mode:
+            # pip hands each editable build a new temporary folder, so every `pip install -e`
+            # compiled everything again; in a folder of our own, ninja redoes only what changed.
+            self.build_temp = os.path.join(ROOT, "build", "editable")
+
+    def run(self):
+        super().run()
+        package_dir = os.path.join(ROOT if self.inplace else self.build_lib, PACKAGE)
+        path = os.path.join(package_dir, "_build_config.py")
+        with open(path + ".tmp", "w") as f:
+            # Read at import time, before the native library loads, to refuse a mismatched torch.
+            f.write("# Written by setup.py once the native library has built.\n")
+            f.write(f"TORCH_VERSION = {torch.__version__!r}\n")
+            f.write(f"BUILD_SUMMARY = {self.summary!r}\n")
+        os.replace(path + ".tmp", path)
 
 
-def write_build_config(with_cuda, archs):
-    # Read at import time, before the native library loads, to refuse a mismatched torch.
-    with open(os.path.join(ROOT, PACKAGE, "_build_config.py"), "w") as f:
-        f.write("# Written by setup.py at build time.\n")
-        f.write(f"TORCH_VERSION = {torch.__version__!r}\n")
-        f.write(f"CUDA = {with_cuda!r}\n")
-        f.write(f"CUDA_ARCHS = {archs!r}\n")
-
-
-def get_extensions():
-    check_compiler()
-    with_cuda = use_cuda()
+def extension(compiler, cuda_home, archs):
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
     define_macros = []
     sanitize = os.environ.get("TORCH_SIGMOID_EXT_SANITIZE", "0") == "1"
-    extra = {"cxx": CXX_FLAGS + (SANITIZE_FLAGS if sanitize else [])}
-    archs = ""
-    if with_cuda:
-        archs = cuda_arch_list()
+    cxx = CXX_FLAGS + (GCC_FLAGS if compiler == "g++" else [])
+    extra = {"cxx": cxx + (SANITIZE_FLAGS if sanitize else [])}
+    kind = cpp_extension.CppExtension
+    if cuda_home is not None:
+        # torch.utils.cpp_extension reads both when it compiles and links.
+        cpp_extension.CUDA_HOME = os.environ["CUDA_HOME"] = cuda_home
+        if archs:
+            os.environ["TORCH_CUDA_ARCH_LIST"] = archs
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
         define_macros += [
             ("TORCH_SIGMOID_EXT_WITH_CUDA", None),
             ("TORCH_SIGMOID_EXT_CUDA_ARCHS", f'"{archs or "native"}"'),
         ]
         extra["nvcc"] = list(NVCC_FLAGS)
-        extension = cpp_extension.CUDAExtension
+        kind = cpp_extension.CUDAExtension
+    return kind(
+        name=f"{PACKAGE}._C",
+        sources=sources,
+        define_macros=define_macros,
+        extra_compile_args=extra,
+        extra_link_args=SANITIZE_FLAGS if sanitize else [],
+    )
+
+
+def main():
+    compiler = check_compiler()
+    cuda_home, archs = cuda_choice()
+    if cuda_home is None:
+        BuildExtension.summary = f"CPU kernels only: {archs}"
     else:
-        extension = cpp_extension.CppExtension
-    write_build_config(with_cuda, archs)
-    return [
-        extension(
-            name=f"{PACKAGE}._C",
-            sources=sources,
-            define_macros=define_macros,
-            extra_compile_args=extra,
-            extra_link_args=SANITIZE_FLAGS if sanitize else [],
-        )
-    ]
+        target = archs or "the visible GPU"
+        BuildExtension.summary = f"CPU and CUDA kernels for {target}, toolkit at {cuda_home}"
+    note(f"building {BuildExtension.summary}")
+    setup(
+        packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+        ext_modules=[extension(compiler, cuda_home, archs)],
+        cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    )
 
 
-setup(
-    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    ext_modules=get_extensions(),
-    cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
-)
+main()

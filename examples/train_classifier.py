@@ -71,7 +71,9 @@ def train(activation, x, label, steps, seed=0):
 
 
 def plot_decision_boundary(models, x, label, path):
-    """models: {name: model}. The first is filled in, the others drawn as its 0.5 contour."""
+    """models: {name: model}, two of them. The first's probability is filled in; each one's
+    p = 0.5 contour is drawn, the first wide and the second dashed on top, so that both show
+    where they coincide."""
     try:
         import matplotlib
 
@@ -84,16 +86,21 @@ def plot_decision_boundary(models, x, label, path):
     ys = torch.linspace(-1.2, 1.7, 150)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for i, (name, model) in enumerate(models.items()):
+    styles = ({"colors": "gold", "linewidths": 4, "linestyles": "-"},
+              {"colors": "k", "linewidths": 1.2, "linestyles": "--"})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, ((name, model), style) in enumerate(zip(models.items(), styles)):
         with torch.no_grad():
             p = torch.sigmoid(model(grid)).reshape(gx.shape)
         if i == 0:
-            ax.contourf(gx, gy, p, levels=20, cmap="RdBu_r", alpha=0.6)
-        ax.contour(gx, gy, p, levels=[0.5], colors="k", linestyles="-" if i == 0 else "--")
-        ax.plot([], [], "k-" if i == 0 else "k--", label=f"{name}: p = 0.5")
+            filled = ax.contourf(gx, gy, p, levels=20, cmap="RdBu_r", alpha=0.6)
+            fig.colorbar(filled, ax=ax, label=f"p(class 1), {name} model")
+        ax.contour(gx, gy, p, levels=[0.5], **style)
+        ax.plot([], [], color=style["colors"], lw=style["linewidths"], ls=style["linestyles"],
+                label=f"{name}: p = 0.5")
     ax.scatter(x[:, 0], x[:, 1], c=label, cmap="RdBu_r", s=6, edgecolors="none")
-    ax.set_title("Two moons: decision boundary", fontsize=10)
+    ax.set(xlabel="x₁", ylabel="x₂", title="Two moons: both decision boundaries")
+    ax.title.set_fontsize(10)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -37,3 +37,10 @@ def test_report_sees_torch_flush_to_zero(report):
     # about 1.2e-38 to zero, which is millions of ULPs of the subnormal spacing.
     assert report["dtypes"]["float32"]["forward"]["torch"]["max_ulp"] > 1000
     assert report["dtypes"]["bfloat16"]["forward"]["torch"]["max_ulp"] > 2
+
+
+def test_special_values_column_names_what_is_off():
+    # The check must be able to fail: a wrong result is named, with what came out.
+    assert accuracy._special(accuracy.EXPECTED_SPECIAL) == "as expected"
+    wrong = dict(accuracy.EXPECTED_SPECIAL, **{"-max": "nan", "+inf": "0.99"})
+    assert accuracy._special(wrong) == "+inf -> 0.99; -max -> nan"

@@ -1,7 +1,9 @@
-"""Build failures: each stops setup.py with one clear line, never a traceback from inside
-setuptools. setup.py runs on a copy of the source tree (it writes _build_config.py there), with
-`--version`, which evaluates everything a build checks first. A mismatched torch at import
-time is tested in test_package.py."""
+"""What setup.py chooses to build, and its failures: each stops it with one clear line, never a
+traceback from inside setuptools. setup.py runs on a copy of the source tree, with `--version`,
+which evaluates everything a build checks first, and prints its one-line summary. The CUDA
+cases run against a stand-in toolkit (a folder with an `nvcc` script, the header and the
+library that setup.py looks for), reached through a wrapper script on the PATH as on the
+project's machines. A mismatched torch at import time is tested in test_package.py."""
 
 import os
 import shutil
@@ -19,7 +21,8 @@ def tree(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(
         ROOT, src,
-        ignore=shutil.ignore_patterns(".git", "build", "*.so", "__pycache__", "*.egg-info"),
+        ignore=shutil.ignore_patterns(".git", "build", "*.so", "__pycache__", "*.egg-info",
+                                      "_build_config.py"),
     )
     return src
 
@@ -67,19 +70,113 @@ def test_cuda_forced_with_cpu_only_torch(tree):
     _assert_clear_failure(out, "TORCH_SIGMOID_EXT_CUDA=1 but torch", "is a CPU-only build")
 
 
+# Stands in for a CUDA build of torch on a machine with no GPU.
+CUDA_TORCH = "import torch\ntorch.version.cuda = '13.0'\ntorch.cuda.is_available = lambda: False"
+
+
+def _toolkit(tmp_path, release="13.0", archs=(75, 80, 86, 89, 90, 100, 120), cudart=True):
+    """A stand-in CUDA toolkit and, in another folder, a wrapper script `nvcc` that runs it."""
+    root = tmp_path / "cuda"
+    (root / "bin").mkdir(parents=True)
+    (root / "include").mkdir()
+    (root / "include" / "cuda_runtime.h").write_text("")
+    (root / "lib64").mkdir()
+    if cudart:
+        (root / "lib64" / "libcudart.so").write_text("")
+    listing = " ".join(f"compute_{a}" for a in archs)
+    nvcc = root / "bin" / "nvcc"
+    nvcc.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        case "$1" in
+          --version) echo "Cuda compilation tools, release {release}, V{release}.1" ;;
+          --list-gpu-arch) printf '%s\\n' {listing} ;;
+          --dryrun) echo '#$ TOP={root}/bin/..' >&2 ;;
+          *) exit 1 ;;
+        esac
+        """))
+    nvcc.chmod(0o755)
+    wrapper = tmp_path / "wrapper"
+    wrapper.mkdir()
+    (wrapper / "nvcc").write_text(f'#!/bin/sh\nexec {nvcc} "$@"\n')
+    (wrapper / "nvcc").chmod(0o755)
+    env = {"PATH": f"{wrapper}:{os.environ['PATH']}", "CUDA_HOME": "", "CUDA_PATH": "",
+           "TORCH_CUDA_ARCH_LIST": ""}
+    return root, env
+
+
+def _summary(out):
+    lines = [l for l in (out.stdout + out.stderr).splitlines() if "torch_sigmoid_ext: building" in l]
+    assert lines, out.stdout + out.stderr
+    return lines[-1]
+
+
+def test_auto_without_gpu_builds_for_the_cpu_and_says_how_to_get_cuda(tree, tmp_path):
+    _, env = _toolkit(tmp_path)
+    out = _setup(tree, env=dict(env, TORCH_SIGMOID_EXT_CUDA="auto"), prelude=CUDA_TORCH)
+    assert out.returncode == 0, out.stderr
+    assert _summary(out) == (
+        "torch_sigmoid_ext: building CPU kernels only: no GPU is visible; to build the CUDA "
+        'kernels anyway, set TORCH_SIGMOID_EXT_CUDA=1 or TORCH_CUDA_ARCH_LIST (for example "9.0")'
+    )
+
+
+def test_cuda_home_found_through_a_wrapper_and_archs_cut_to_the_toolkit(tree, tmp_path):
+    # The toolkit cannot build 7.0 (as CUDA 13): the project's list without it, PTX for the newest.
+    root, env = _toolkit(tmp_path)
+    out = _setup(tree, env=dict(env, TORCH_SIGMOID_EXT_CUDA="1"), prelude=CUDA_TORCH)
+    assert out.returncode == 0, out.stderr
+    assert _summary(out) == (
+        "torch_sigmoid_ext: building CPU and CUDA kernels for "
+        f"7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX, toolkit at {root}"
+    )
+
+
+def test_arch_list_asks_for_cuda_in_auto_mode(tree, tmp_path):
+    root, env = _toolkit(tmp_path)
+    out = _setup(tree, env=dict(env, TORCH_CUDA_ARCH_LIST="9.0"), prelude=CUDA_TORCH)
+    assert out.returncode == 0, out.stderr
+    assert _summary(out) == f"torch_sigmoid_ext: building CPU and CUDA kernels for 9.0, toolkit at {root}"
+
+
+def test_arch_the_toolkit_cannot_build(tree, tmp_path):
+    _, env = _toolkit(tmp_path)
+    out = _setup(tree, env=dict(env, TORCH_CUDA_ARCH_LIST="7.0;9.0+PTX"), prelude=CUDA_TORCH)
+    _assert_clear_failure(out, "TORCH_CUDA_ARCH_LIST='7.0;9.0+PTX' names 7.0, which the CUDA "
+                          "toolkit at", "cannot compile for", "Leave those out.")
+
+
+@pytest.mark.parametrize(
+    "toolkit, problem",
+    [
+        (dict(cudart=False), "has no lib64/libcudart.so"),
+        (dict(release="12.8"), "is CUDA 12.8, but torch"),
+    ],
+)
+def test_unusable_toolkit(tree, tmp_path, toolkit, problem):
+    _, env = _toolkit(tmp_path, **toolkit)
+    out = _setup(tree, env=dict(env, TORCH_SIGMOID_EXT_CUDA="1"), prelude=CUDA_TORCH)
+    _assert_clear_failure(out, "torch_sigmoid_ext: no usable CUDA toolkit", problem,
+                          "TORCH_SIGMOID_EXT_CUDA=0")
+
+
 def test_cuda_forced_with_no_toolkit(tree, tmp_path):
-    # A CUDA build of torch, as setup.py sees it, and CUDA_HOME at an empty folder.
     empty = tmp_path / "not-a-toolkit"
     empty.mkdir()
-    out = _setup(
-        tree,
-        env={"TORCH_SIGMOID_EXT_CUDA": "1", "CUDA_HOME": str(empty)},
-        # What a CUDA build of torch does with $CUDA_HOME: takes it as it is.
-        prelude="import os, torch\nfrom torch.utils import cpp_extension\n"
-        "torch.version.cuda = '12.8'\ncpp_extension.CUDA_HOME = os.environ['CUDA_HOME']",
-    )
-    _assert_clear_failure(out, "TORCH_SIGMOID_EXT_CUDA=1 but no CUDA toolkit was found",
-                          f"CUDA_HOME='{empty}' has no bin/nvcc", "TORCH_SIGMOID_EXT_CUDA=0")
+    out = _setup(tree, env={"TORCH_SIGMOID_EXT_CUDA": "1", "CUDA_HOME": str(empty)},
+                 prelude=CUDA_TORCH)
+    _assert_clear_failure(out, "no usable CUDA toolkit", f"{empty} (from $CUDA_HOME) has no bin/nvcc",
+                          "TORCH_SIGMOID_EXT_CUDA=0")
+
+
+def test_failed_build_leaves_no_build_config(tree):
+    # Sources that cannot compile, so the build fails fast.
+    shutil.rmtree(tree / "csrc")
+    (tree / "csrc").mkdir()
+    (tree / "csrc" / "broken.cpp").write_text("#error this source does not compile\n")
+    out = _setup(tree, env={"TORCH_SIGMOID_EXT_CUDA": "0"}, args=("build_ext", "--inplace"))
+    assert out.returncode != 0
+    assert "this source does not compile" in out.stdout + out.stderr
+    assert not (tree / "torch_sigmoid_ext" / "_build_config.py").exists()
 
 
 def test_bad_cuda_switch(tree):

@@ -150,6 +150,60 @@ def test_package_imports_without_the_sharding_api():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+# DTensor imported after the package, as a training script's imports usually go. In a fresh
+# process, so that the order is real; on one gloo rank, which is all an op's sharding rule needs.
+DTENSOR_AFTER_THE_PACKAGE = """
+import os, sys
+import torch, torch.distributed as dist
+import torch_sigmoid_ext as tse
+assert "torch.distributed.tensor" not in sys.modules
+{import_dtensor}
+from torch.distributed.tensor import DTensor, Shard, distribute_tensor
+dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+mesh = dist.device_mesh.init_device_mesh("cpu", (1,))
+full = torch.randn(4, 3)
+y = tse.sigmoid(distribute_tensor(full, mesh, [Shard(0)]))
+assert isinstance(y, DTensor) and y.placements == (Shard(0),), y
+torch.testing.assert_close(y.full_tensor(), torch.sigmoid(full))
+dist.destroy_process_group()
+# The hook is gone, and DTensor's module keeps its own loader.
+from torch_sigmoid_ext import _dtensor_hook
+assert _dtensor_hook._DTENSOR_HOOK not in sys.meta_path
+assert not isinstance(sys.modules["torch.distributed.tensor"].__loader__, _dtensor_hook._LoaderThenRegister)
+sys.stdout.flush()
+os._exit(0)  # the device mesh's gloo threads can abort finalization: see _dtensor_worker
+"""
+
+
+@needs_gloo
+@needs_dtensor_rules
+@pytest.mark.parametrize("import_dtensor", [
+    "import torch.distributed.tensor",
+    "from torch.distributed.tensor.parallel import ColwiseParallel",  # DTensor as a dependency
+])
+def test_rules_register_when_dtensor_is_imported_after_the_package(import_dtensor):
+    code = DTENSOR_AFTER_THE_PACKAGE.format(import_dtensor=import_dtensor)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stderr
+
+
+def test_failed_registration_warns_and_dtensor_still_imports():
+    code = """
+import sys, warnings, torch_sigmoid_ext
+sys.modules["torch_sigmoid_ext.distributed"] = None  # its import now fails
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import torch.distributed.tensor
+assert torch.distributed.tensor.DTensor
+print(*[w.message for w in caught], sep="\\n")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert ("torch_sigmoid_ext: the DTensor sharding rules could not be registered "
+            "(ModuleNotFoundError: import of torch_sigmoid_ext.distributed halted") in result.stdout
+
+
 def test_rules_register_on_import_when_dtensor_is_loaded():
     code = ("import sys, torch.distributed.tensor, torch_sigmoid_ext; "
             "assert 'torch_sigmoid_ext.distributed' in sys.modules")

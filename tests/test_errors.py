@@ -1,15 +1,24 @@
 """Bad input: every refusal names the op and the problem, and leaves every argument, out=
 included, exactly as it was. Layouts the ops do not support (sparse, quantized, nested,
-MKL-DNN) are refused by name; meta tensors get the real op's metadata from the fake kernels.
+MKL-DNN) are refused by name; meta tensors get the real op's metadata from the fake kernels,
+and are refused beside a tensor on another device. An argument that is not a tensor gets torch's
+TypeError. A source tree without the native library, imported from inside it, names the
+installed copy it hides.
 
 The basic cases (mismatched backward shapes, integer out=, partial overlap, expanded in-place)
 are in test_ops.py; this file adds the rest."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import LAYOUTS
 
 import torch_sigmoid_ext as tse
+from torch_sigmoid_ext._extension import installed_copy, not_built_message
 
 ops = torch.ops.torch_sigmoid_ext
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -17,6 +26,8 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 def _snapshot(t):
     """Everything a failed call could have changed, for any layout."""
+    if t.is_meta:  # no values
+        return ("meta", tuple(t.shape), t.stride(), t.dtype, t._version)
     if t.is_nested:
         return ("nested", [c.clone() for c in t.unbind()])
     if t.is_quantized:
@@ -318,3 +329,136 @@ def test_meta_refusals_match_the_real_op():
         tse.sigmoid_(torch.empty(3, dtype=torch.int32, device="meta"))
     with pytest.raises(RuntimeError, match=r"sigmoid: the result has dtype .* can't be cast"):
         tse.sigmoid(x, out=torch.empty(3, 4, dtype=torch.int64, device="meta"))
+
+
+@pytest.mark.parametrize("meta", ["input", "out"])
+def test_out_refuses_meta_beside_a_real_tensor(meta):
+    # The Meta key wins the dispatch, so the fake kernel is the one to refuse. out has another
+    # shape: a resize before the check would show.
+    x = torch.randn(2, 3, device="meta" if meta == "input" else "cpu")
+    out = torch.zeros(0, device="meta" if meta == "out" else "cpu")
+    where = "meta but the input is on cpu" if meta == "out" else "cpu but the input is on meta"
+    match = rf"^torch_sigmoid_ext\.sigmoid: out is on {where}; pass an out tensor on the input"
+    assert_refused(lambda: tse.sigmoid(x, out=out), match, x, out)
+    assert_refused(lambda: ops.sigmoid.out(x, out=out), match, x, out)
+
+
+@pytest.mark.parametrize("meta", ["grad_output", "output"])
+def test_backward_refuses_meta_beside_a_real_tensor(meta):
+    g = torch.randn(3, device="meta" if meta == "grad_output" else "cpu")
+    y = torch.rand(3, device="meta" if meta == "output" else "cpu")
+    match = (rf"^torch_sigmoid_ext\.sigmoid_backward: grad_output is on {g.device} but output "
+             rf"is on {y.device}; move both to the same device")
+    assert_refused(lambda: ops.sigmoid_backward(g, y), match, g, y)
+
+
+def test_fake_tensors_pass_the_device_check():
+    # FakeTensors are on the meta device underneath but report the device they stand for.
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        x = torch.randn(2, 3)
+        out = torch.empty(0)
+        assert tse.sigmoid(x, out=out) is out and out.shape == (2, 3)
+        assert ops.sigmoid_backward(x, out).device == torch.device("cpu")
+
+
+# Not a tensor: torch's TypeError, with our op's name
+
+
+@pytest.mark.parametrize("arg", [0.5, None, [0.5, 1.0]], ids=["float", "None", "list"])
+@pytest.mark.parametrize("grad_mode", [True, False], ids=["grad", "no_grad"])
+def test_non_tensor_is_a_type_error_like_torch(arg, grad_mode):
+    x = torch.randn(3, requires_grad=grad_mode)
+    calls = [
+        (lambda: tse.sigmoid(arg), lambda: torch.sigmoid(arg)),
+        (lambda: tse.Sigmoid()(arg), lambda: torch.nn.Sigmoid()(arg)),
+        (lambda: tse.sigmoid_(arg), lambda: torch.sigmoid_(arg)),
+        (lambda: tse.Sigmoid(inplace=True)(arg), lambda: torch.sigmoid_(arg)),
+        (lambda: tse.sigmoid(arg, out=torch.empty(3)), lambda: torch.sigmoid(arg, out=x)),
+    ]
+    if arg is not None:  # out=None is no out
+        calls.append((lambda: tse.sigmoid(x, out=arg), lambda: torch.sigmoid(x, out=arg)))
+    with torch.set_grad_enabled(grad_mode):
+        for ours, theirs in calls:
+            with pytest.raises(TypeError) as expected:
+                theirs()
+            with pytest.raises(TypeError) as got:
+                ours()
+            assert str(got.value) == f"torch_sigmoid_ext.{expected.value}"
+
+
+# Imported from a source tree that is not built
+
+
+def test_not_built_message_without_an_installed_copy():
+    message = not_built_message(Path("/src/tree/torch_sigmoid_ext"), None)
+    assert message.startswith("torch_sigmoid_ext: the native extension is not built. Build it "
+                              "with `pip install --no-build-isolation .`")
+
+
+def test_not_built_message_names_the_installed_copy_it_shadows():
+    message = not_built_message(Path("/src/tree/torch_sigmoid_ext"),
+                                Path("/venv/site-packages/torch_sigmoid_ext"))
+    assert message == (
+        "torch_sigmoid_ext: the native extension is not built in the source tree at /src/tree, "
+        "and you are importing from that tree, which shadows the installed torch_sigmoid_ext at "
+        "/venv/site-packages/torch_sigmoid_ext. Run from another folder, or install with "
+        "`pip install --no-build-isolation -e .` to work in the source tree.")
+
+
+def _fake_install(site, record=True, editable_at=None):
+    """A torch_sigmoid_ext installed into site as pip would: the package and its dist-info."""
+    package = site / "torch_sigmoid_ext"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    info = site / "torch_sigmoid_ext-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: torch_sigmoid_ext\nVersion: 0.1.0\n")
+    if record:
+        (info / "RECORD").write_text("torch_sigmoid_ext/__init__.py,,\n")
+    if editable_at is not None:
+        (info / "direct_url.json").write_text(
+            f'{{"dir_info": {{"editable": true}}, "url": "{editable_at.as_uri()}"}}')
+    return package
+
+
+def test_installed_copy_found_from_the_metadata(tmp_path):
+    source = tmp_path / "src" / "torch_sigmoid_ext"
+    source.mkdir(parents=True)
+    site = tmp_path / "site"
+    package = _fake_install(site)
+    assert installed_copy(source, path=[str(site)]) == package.resolve()
+    # The source tree itself, found by its own metadata, shadows nothing.
+    assert installed_copy(package, path=[str(site)]) is None
+    assert installed_copy(source, path=[str(tmp_path / "empty")]) is None
+
+
+def test_installed_copy_of_an_editable_install_is_its_tree(tmp_path):
+    other = tmp_path / "other"
+    (other / "torch_sigmoid_ext").mkdir(parents=True)
+    site = tmp_path / "site"
+    _fake_install(site, record=False, editable_at=other)
+    source = tmp_path / "src" / "torch_sigmoid_ext"
+    source.mkdir(parents=True)
+    assert installed_copy(source, path=[str(site)]) == (other / "torch_sigmoid_ext").resolve()
+    assert installed_copy(other / "torch_sigmoid_ext", path=[str(site)]) is None
+
+
+def test_import_from_an_unbuilt_source_tree_names_the_installed_copy(tmp_path):
+    # The Python package without its native library, imported from its folder, with a copy
+    # installed elsewhere on the path.
+    src = tmp_path / "src"
+    shutil.copytree(Path(tse.__file__).parent, src / "torch_sigmoid_ext",
+                    ignore=shutil.ignore_patterns("_C*", "__pycache__"))
+    site = tmp_path / "site"
+    installed = _fake_install(site)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(1, {str(site)!r}); "
+         "import torch_sigmoid_ext"],
+        cwd=src, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert (f"ImportError: torch_sigmoid_ext: the native extension is not built in the source "
+            f"tree at {src.resolve()}, and you are importing from that tree, which shadows the "
+            f"installed torch_sigmoid_ext at {installed.resolve()}.") in result.stderr

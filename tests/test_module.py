@@ -12,9 +12,17 @@ def test_module_matches_nn_sigmoid(device):
     assert list(tse.Sigmoid().parameters()) == [] and list(tse.Sigmoid().buffers()) == []
 
 
-def test_repr():
-    assert repr(tse.Sigmoid()) == "Sigmoid()"
-    assert repr(tse.Sigmoid(inplace=True)) == "Sigmoid(inplace=True)"
+def test_repr_tells_it_apart_from_nn_sigmoid():
+    assert repr(tse.Sigmoid()) == "torch_sigmoid_ext.Sigmoid()"
+    assert repr(tse.Sigmoid(inplace=True)) == "torch_sigmoid_ext.Sigmoid(inplace=True)"
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), tse.Sigmoid(inplace=True))
+    assert repr(model).splitlines() == [
+        "Sequential(",
+        "  (0): Linear(in_features=2, out_features=3, bias=True)",
+        "  (1): Sigmoid()",
+        "  (2): torch_sigmoid_ext.Sigmoid(inplace=True)",
+        ")",
+    ]
 
 
 def test_inplace_module_overwrites_input(device):

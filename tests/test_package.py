@@ -1,6 +1,8 @@
 """The package around the ops: build facts, refusing a mismatched torch, the command line."""
 
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import pytest
 import torch
 
 import torch_sigmoid_ext as tse
+from torch_sigmoid_ext import __main__ as cli
+from torch_sigmoid_ext import _cli, benchmark, compare
 
 PACKAGE_DIR = os.path.dirname(tse.__file__)
 
@@ -17,6 +21,46 @@ def _run(code, **kwargs):
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, **kwargs
     )
+
+
+def _tool(*args):
+    # stderr is a pipe, not a terminal, as when a user redirects it to a file.
+    return subprocess.run([sys.executable, "-m", "torch_sigmoid_ext", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _tables(text):
+    """Every table in a tool's output, as (header cells, rows of cells, legend names), checking
+    that the columns are apart: the header, its rule of dashes and every row split into the
+    same number of cells at runs of two or more spaces."""
+    lines = text.splitlines()
+    tables = []
+    for i in range(1, len(lines)):
+        if not re.fullmatch(r"-+(  -+)*", lines[i]):
+            continue
+        header = re.split(r" {2,}", lines[i - 1].strip())
+        assert len(header) == len(lines[i].split()), lines[i - 1]
+        end = lines.index("", i)
+        rows = [re.split(r" {2,}", line.strip()) for line in lines[i + 1:end]]
+        assert rows and all(len(row) == len(header) for row in rows), lines[i - 1:end]
+        legend = []
+        for line in lines[end + 1:]:
+            if not line.startswith("  "):
+                break
+            name = re.match(r"  (\S.*?)( {2,}|$)", line)
+            if name:
+                legend.append(name.group(1))
+        tables.append((header, rows, legend))
+    return tables
+
+
+def _check_tables(out, count):
+    tables = _tables(out.stdout)
+    assert len(tables) == count, out.stdout
+    for header, _, legend in tables:
+        assert legend == header, "every column needs a line in the legend"
+    assert "\r" not in out.stderr, "a progress bar redrew itself into a file"
+    return tables
 
 
 def test_build_info():
@@ -56,13 +100,92 @@ def test_unbuilt_source_tree_raises_import_error(tmp_path):
 
 
 def test_compare_command_quick():
-    out = subprocess.run(
-        [sys.executable, "-m", "torch_sigmoid_ext", "compare", "--quick", "--device", "cpu"],
-        capture_output=True, text=True, timeout=300,
-    )
+    out = _tool("compare", "--quick", "--device", "cpu")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "agreement: OK" in out.stdout
-    assert "float32" in out.stdout and "torch" in out.stdout
+    accuracy, _, speed = _check_tables(out, 3)
+    assert {row[1] for row in accuracy[1]} == {"ours", "torch"}
+    assert {row[-1] for row in accuracy[1]} == {"ok", "-"}
+    for row in speed[1]:
+        assert re.fullmatch(r"\d+\.\d\dx|noisy", row[speed[0].index("speedup")]), row
+
+
+def test_table_keeps_columns_apart():
+    # The widths that once ran together: 8.904e-082095392.23 and complex128ours.
+    columns = [_cli.Column("dtype", "d", align="<"), _cli.Column("impl", "i", align="<"),
+               _cli.Column("err", "e", "{:.3e}"), _cli.Column("ULP", "u", "{:.2f}")]
+    text = _cli.table(columns, [("complex128", "ours", 8.904e-08, 2095392.23),
+                                ("float16", "torch", 1e-300, 0.5)])
+    header, rows, legend = _tables(text + "\n")[0]
+    assert header == legend == ["dtype", "impl", "err", "ULP"]
+    assert rows == [["complex128", "ours", "8.904e-08", "2095392.23"],
+                    ["float16", "torch", "1.000e-300", "0.50"]]
+    assert text.splitlines()[2].endswith("8.904e-08  2095392.23")  # numbers to the right
+
+
+STEADY = [2.0, 2.02, 1.98, 2.0, 2.04, 1.96, 2.0]
+
+
+def _samples(ratios, slowed=()):
+    # ours takes 1 s per sample; torch takes ratio s; samples in `slowed` take 12x on both sides.
+    ours = [12.0 if i in slowed else 1.0 for i in range(len(ratios))]
+    return [r * o for r, o in zip(ratios, ours)], ours
+
+
+@pytest.mark.parametrize("ratios, slowed, cpu_wait, shown", [
+    (STEADY, (), None, "2.00x"),
+    (STEADY, (), 0.1, "2.00x"),
+    # the middle half of the ratios spans 0.6x to 2x: no figure to quote
+    ([0.5, 2.0, 0.6, 1.8, 1.0, 0.4, 2.2], (), None, "noisy"),
+    # both sides slowed alike in most samples: the ratios agree, on nothing but the scheduler
+    ([1.0] * 7, (1, 2, 3, 4, 5), None, "noisy"),
+    # or in every sample, which only the time spent waiting for a CPU gives away
+    (STEADY, (), 0.7, "noisy"),
+])
+def test_compare_marks_a_noisy_speedup(monkeypatch, ratios, slowed, cpu_wait, shown):
+    theirs, ours = _samples(ratios, slowed)
+    ratio, spread, noisy = benchmark.speedup(theirs, ours, cpu_wait)
+    assert noisy == (shown == "noisy")
+    assert (spread > benchmark.NOISY_SPREAD) == (ratios is not STEADY and not slowed)
+    monkeypatch.setattr(benchmark, "measure", lambda fns, *args: ((ours, theirs), cpu_wait))
+    rows = compare._timing_rows(torch.device("cpu"), [1 << 10], len(ratios), 0.0)
+    assert [row[-1] for row in rows] == [shown] * len(rows)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="schedstat is Linux's")
+def test_measure_reports_the_time_spent_waiting_for_a_cpu():
+    times, cpu_wait = benchmark.measure([lambda: None], torch.device("cpu"), 2, 0.001)
+    assert len(times[0]) == 2 and 0.0 <= cpu_wait
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_progress_bar_draws_only_on_a_terminal(monkeypatch, tty):
+    class Stream(io.StringIO):
+        def isatty(self):
+            return tty
+
+    stream = Stream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    with _cli.progress(3, "test") as bar:
+        for _ in range(3):
+            bar.update()
+    assert ("\r" in stream.getvalue()) == tty
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
+@pytest.mark.parametrize("command", ["compare", "benchmark", "accuracy"])
+def test_device_cuda_without_a_gpu_says_so_in_one_line(capsys, command):
+    assert cli.main([command, "--device", "cuda"]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    [line] = out.err.splitlines()
+    assert "--device cuda" in line and "--device cpu" in line, line
+
+
+def test_device_that_torch_does_not_know(capsys):
+    assert _cli.parse_device("tool", "gpu") is None
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("tool: --device gpu: ") and "use cpu or cuda" in line
 
 
 def test_help_lists_commands():
@@ -88,20 +211,29 @@ def test_quickstart_example_trains():
 def test_benchmark_quick_mode(tmp_path):
     # A smoke test: the tool runs and writes its CSV; it asserts no speed.
     csv_path, png_path = tmp_path / "bench.csv", tmp_path / "bench.png"
-    out = subprocess.run(
-        [sys.executable, "-m", "torch_sigmoid_ext.benchmark", "--quick", "--samples", "2",
-         "--min-time", "0.002", "--csv", str(csv_path), "--plot", str(png_path)],
-        capture_output=True, text=True, timeout=300,
-    )
+    out = _tool("benchmark", "--quick", "--samples", "2", "--min-time", "0.002",
+                "--csv", str(csv_path), "--plot", str(png_path))
     assert out.returncode == 0, out.stdout + out.stderr
     rows = csv_path.read_text().splitlines()
     header = rows[0].split(",")
     for column in ("machine", "torch", "package", "commit", "dtype", "size", "mode",
                    "ours_us", "torch_us", "speedup", "roof_us", "roof_gbs", "bound",
-                   "ours_mean_us", "torch_mean_us", "mean_speedup"):
+                   "ours_mean_us", "torch_mean_us", "mean_speedup", "speedup_noisy"):
         assert column in header
     assert len(rows) == 1 + 2 * 3 * 4  # dtypes x sizes x modes
-    assert "speedup" in out.stdout
+    [(_, table_rows, _)] = _check_tables(out, 1)
+    assert len(table_rows) == 2 * 3 * 4
+
+
+def test_accuracy_command_quick(tmp_path):
+    out = _tool("accuracy", "--quick", "--dtypes", "float16", "bfloat16", "--device", "cpu",
+                "--json", str(tmp_path / "accuracy.json"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    errors, checks = _check_tables(out, 2)
+    assert [row[:2] for row in errors[1]] == [
+        ["float16", "ours"], ["float16", "torch"], ["bfloat16", "ours"], ["bfloat16", "torch"]]
+    for dtype, same_bits, special_ours, _ in checks[1]:
+        assert same_bits.startswith("yes") and special_ours == "as expected", dtype
 
 
 @pytest.mark.parametrize("mode", ["forward", "forward_out", "backward", "fwd_bwd"])
@@ -113,7 +245,7 @@ def test_benchmark_roof_moves_what_the_op_moves(mode):
     dtype, size = torch.bfloat16, 1 << 20
     nbuf = benchmark._buffers(mode, dtype, size)
     assert nbuf > 1
-    ours, theirs, roof = benchmark._callables(mode, dtype, size, torch.device("cpu"))
+    ours, theirs, roof = benchmark.callables(mode, dtype, size, torch.device("cpu"))
 
     def written(fn):
         outs = [fn() for _ in range(2 * nbuf)]

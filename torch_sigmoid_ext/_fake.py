@@ -52,6 +52,13 @@ def _sigmoid__fake(x):
 
 @torch.library.register_fake(f"{_NAMESPACE}::sigmoid.out")
 def _sigmoid_out_fake(x, *, out):
+    # Here too for a meta tensor beside a real one: the Meta key wins the dispatch, so this
+    # kernel is the only one that sees the call.
+    if out.device != x.device:
+        raise RuntimeError(
+            f"torch_sigmoid_ext.sigmoid: out is on {out.device} but the input is on {x.device}; "
+            "pass an out tensor on the input's device"
+        )
     dtype = result_dtype(x)
     _check_dtype(dtype, "sigmoid", "the input")
     if not torch.can_cast(dtype, out.dtype):
@@ -65,6 +72,11 @@ def _sigmoid_out_fake(x, *, out):
 
 @torch.library.register_fake(f"{_NAMESPACE}::sigmoid_backward")
 def _sigmoid_backward_fake(grad_output, output):
+    if grad_output.device != output.device:  # as in sigmoid.out's fake kernel
+        raise RuntimeError(
+            f"torch_sigmoid_ext.sigmoid_backward: grad_output is on {grad_output.device} but "
+            f"output is on {output.device}; move both to the same device"
+        )
     torch._check(
         grad_output.shape == output.shape,
         lambda: f"torch_sigmoid_ext.sigmoid_backward: grad_output has shape "

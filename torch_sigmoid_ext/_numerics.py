@@ -87,3 +87,9 @@ def sample_inputs(dtype: torch.dtype, n: int = 1 << 16, seed: int = 0) -> torch.
         finite = torch.isfinite(x) & torch.isfinite(y)
         return torch.complex(x[finite].clamp(-50, 50), y[finite].clamp(-50, 50)).to(dtype)
     return x.to(dtype)
+
+
+def format_ulp(value: float, digits: int = 2) -> str:
+    """A ULP error for a table: fixed-point where small, else three figures, so that a flushed
+    or overflowed result (millions of ULPs, 1e15 in float64) does not take a column's width."""
+    return f"{value:.{digits}f}" if value < 1e4 else f"{value:.3g}"

@@ -26,6 +26,7 @@ import torch
 
 import torch_sigmoid_ext as tse
 
+from . import _cli
 from . import _numerics as num
 from ._extension import _C
 
@@ -40,19 +41,12 @@ INT_VIEW = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat
             torch.float64: torch.int64}
 
 
-class _Progress:
-    def __init__(self, total, label):
-        self.total, self.done, self.label, self.start = total, 0, label, time.time()
-
-    def step(self):
-        self.done += 1
-        filled = int(30 * self.done / self.total)
-        eta = (time.time() - self.start) / self.done * (self.total - self.done)
-        sys.stderr.write(f"\r{self.label:<22}[{'#' * filled}{'.' * (30 - filled)}] "
-                         f"{self.done}/{self.total} eta {eta:4.0f}s")
-        if self.done == self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+# sigmoid at the special values, the same for every dtype: +-0 and the smallest subnormals
+# round to 0.5, and the largest finite values to 1 and +0, as the infinities do.
+EXPECTED_SPECIAL = {
+    "nan": "nan", "+inf": "1.0", "-inf": "+0", "+0": "0.5", "-0": "0.5",
+    "+min_subnormal": "0.5", "-min_subnormal": "0.5", "+max": "1.0", "-max": "+0",
+}
 
 
 class _Stats:
@@ -114,18 +108,18 @@ def sweep_exhaustive(dtype, device, chunk_bits, quick):
         chunk = total
     starts = list(range(0, total, chunk))
     stats = {impl: _Stats() for impl in IMPLS}
-    progress = _Progress(len(starts), f"{_name(dtype)} forward")
-    for start in starts:
-        x = _all_values(dtype, start, chunk, step)
-        x = x[~x.isnan()]  # NaN inputs are covered by the special values
-        ref = num.reference_sigmoid(x, np.float64)  # exact enough here, and fast
-        ref_rounded = torch.from_numpy(ref).to(dtype)
-        xd = x.to(device)
-        for impl, fn in IMPLS.items():
-            y = fn(xd)
-            stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded, num.ulp_error(y, ref, dtype),
-                            dtype)
-        progress.step()
+    with _cli.progress(len(starts), f"{_name(dtype)} forward") as bar:
+        for start in starts:
+            x = _all_values(dtype, start, chunk, step)
+            x = x[~x.isnan()]  # NaN inputs are covered by the special values
+            ref = num.reference_sigmoid(x, np.float64)  # exact enough here, and fast
+            ref_rounded = torch.from_numpy(ref).to(dtype)
+            xd = x.to(device)
+            for impl, fn in IMPLS.items():
+                y = fn(xd)
+                stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded,
+                                num.ulp_error(y, ref, dtype), dtype)
+            bar.update()
     return {impl: s.summary() for impl, s in stats.items()}
 
 
@@ -272,32 +266,68 @@ def run(args):
     return report
 
 
+FORWARD_COLUMNS = [
+    _cli.Column("dtype", "the dtype of input and output", align="<"),
+    _cli.Column("impl", "ours: torch_sigmoid_ext.sigmoid; torch: torch.sigmoid", align="<"),
+    _cli.Column("inputs", "how many inputs were compared (NaN inputs: see special values)",
+                "{:,}"),
+    _cli.Column("max ULP", "the largest error in units in the last place of the dtype"),
+    _cli.Column("normal max ULP", "the same over the results that are normal numbers: leaves "
+                "out the subnormal results, which torch.sigmoid flushes to zero"),
+    _cli.Column("rounded", "the share of results that are the reference rounded once to the "
+                "dtype (correctly rounded)", "{:.3%}"),
+    _cli.Column("rounded |x|<=100", "the same over the inputs with |x| <= 100", "{:.3%}"),
+    _cli.Column("bwd max ULP", "the same as max ULP for sigmoid_backward(grad, y), against "
+                "grad * y * (1 - y) in extended precision from the same grad and y"),
+    _cli.Column("worst x", "the input with the largest error", "{:.9g}"),
+]
+CHECK_COLUMNS = [
+    _cli.Column("dtype", "the dtype of input and output", align="<"),
+    _cli.Column("same bits", "whether ours gives the same bits on its vectorized and scalar "
+                "paths (lengths 1 to 4097, offsets 0 to 4, a strided input) and under each CPU "
+                "variant (listed), or the first cases that differ", align="<"),
+    _cli.Column("special ours", "sigmoid at NaN, +-inf, +-0, +- the smallest subnormal and +- "
+                "the largest finite value: as expected (NaN -> nan; +inf, +max -> 1; -inf, -max "
+                "-> +0; the rest -> 0.5), or each input that is not -> what came out",
+                align="<"),
+    _cli.Column("special torch", "the same for torch.sigmoid", align="<"),
+]
+
+
+def _special(values):
+    wrong = [f"{x} -> {y}" for x, y in values.items() if y != EXPECTED_SPECIAL[x]]
+    return "; ".join(wrong) or "as expected"
+
+
 def print_report(report):
     print(f"accuracy on {report['device']}, torch {report['torch']}, "
           f"torch_sigmoid_ext {report['package']} ({report['cpu_variant']})"
           f"{' [quick sample]' if report['quick'] else ''}")
-    print(f"{'dtype':<9}{'impl':<7}{'inputs':>12}{'max ULP':>12}{'(normal results)':>17}"
-          f"{'correctly rounded':>19}{'(|x| <= 100)':>13}{'backward ULP':>14}  worst input")
+    print("\nError against an extended-precision reference, on the same inputs for both:\n")
+    rows, checks = [], []
     for name, d in report["dtypes"].items():
         for impl in IMPLS:
             f = d["forward"][impl]
-            worst = f["worst"][0]["x"] if f["worst"] else float("nan")
-            print(f"{name:<9}{impl:<7}{f['n']:>12}{f['max_ulp']:>12.3f}"
-                  f"{f['max_ulp_normal_results']:>17.3f}{100 * f['correctly_rounded']:>18.3f}%"
-                  f"{100 * f['correctly_rounded_abs_x_le_100']:>12.3f}%"
-                  f"{d['backward'][impl]['max_ulp']:>14.3f}  {worst:.9g}")
-        p = d["paths"]
-        print(f"{'':<9}ours: vectorized == scalar == every variant "
-              f"{'(bit for bit): yes' if p['bit_identical'] else ': NO ' + '; '.join(p['problems'])}")
-        sv = d["special_values"]
-        print(f"{'':<9}special values (ours | torch): "
-              + ", ".join(f"{k}->{sv['ours'][k]}|{sv['torch'][k]}" for k in sv["ours"]))
+            rows.append((name, impl, f["n"], num.format_ulp(f["max_ulp"], 3),
+                         num.format_ulp(f["max_ulp_normal_results"], 3), f["correctly_rounded"],
+                         f["correctly_rounded_abs_x_le_100"],
+                         num.format_ulp(d["backward"][impl]["max_ulp"], 3),
+                         f["worst"][0]["x"] if f["worst"] else "-"))
+        p, sv = d["paths"], d["special_values"]
+        variants = f" ({', '.join(p['variants_compared'])})" if p["variants_compared"] else ""
+        same = "yes" + variants if p["bit_identical"] else "NO: " + "; ".join(p["problems"][:3])
+        checks.append((name, same, _special(sv["ours"]), _special(sv["torch"])))
+    print(_cli.table(FORWARD_COLUMNS, rows))
+    print("\nChecks:\n")
+    print(_cli.table(CHECK_COLUMNS, checks))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.accuracy",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default=_cli.default_device(),
+                   help="cpu or cuda (default: cuda where there is a GPU and this build has CUDA "
+                   "kernels, else cpu)")
     p.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES), choices=list(FLOAT_NAMES))
     p.add_argument("--quick", action="store_true",
                    help="a strided sample of float32 and a smaller float64 sample (seconds)")
@@ -305,6 +335,8 @@ def main(argv=None):
     p.add_argument("--float64-samples", type=int, default=1 << 22)
     p.add_argument("--json", default="accuracy.json")
     args = p.parse_args(argv)
+    if _cli.parse_device(p.prog, args.device) is None:
+        return 2
     report = run(args)
     print_report(report)
     with open(args.json, "w") as f:

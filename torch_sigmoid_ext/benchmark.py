@@ -6,7 +6,8 @@ takes the next of several input buffers, so neither side is timed on data a prev
 hot. Beside each pair, interleaved with it on the same buffers, a plain torch op with the same
 reads, writes and allocations (a copy for the forward) is timed as the memory roofline: torch's
 time over its time, the "bound" column, is about the most speedup any kernel can show there
-without streaming stores or huge pages.
+without streaming stores or huge pages. A speedup the samples cannot pin down (see speedup())
+is printed as "noisy", not as a figure.
 
 Results: a table on stdout, one CSV row per measurement (with the machine, torch version,
 package version and commit beside it), and a PNG plot when matplotlib is installed.
@@ -26,6 +27,8 @@ import torch
 import torch.utils.benchmark as tbench
 
 import torch_sigmoid_ext as tse
+
+from . import _cli
 
 MODES = ("forward", "forward_out", "backward", "fwd_bwd")
 DTYPES = {
@@ -49,6 +52,10 @@ ROOF = {
 }
 _BITS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 CACHE_BYTES = 64 << 20  # rotate buffers until the working set is past the last-level cache
+# Where a speedup is too noisy to print (see speedup()).
+NOISY_SPREAD = 0.25
+NOISY_SLOWDOWN = 1.5
+NOISY_CPU_WAIT = 0.5
 
 
 def _machine():
@@ -79,7 +86,7 @@ def _buffers(mode, dtype, size):
     return max(1, min(16, CACHE_BYTES // max(1, size * dtype.itemsize * TRAFFIC[mode])))
 
 
-def _callables(mode, dtype, size, device):
+def callables(mode, dtype, size, device):
     """(ours, torch, roof): zero-argument callables for one measurement, rotating buffers.
 
     roof is the mode's memory roofline (ROOF names it): a plain torch op with the same reads,
@@ -136,14 +143,38 @@ def _time(fn, device, min_time):
     return timer, number
 
 
+def _cpu_wait():
+    """Seconds this process's threads have spent runnable but waiting for a CPU, from Linux's
+    schedstat; None where the system does not say."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except OSError:  # the thread has exited
+            continue
+        except (IndexError, ValueError):
+            return None
+    return total * 1e-9
+
+
 def measure(fns, device, samples, min_time):
-    """Seconds per call of each of fns: `samples` samples each, interleaved."""
+    """Seconds per call of each of fns, `samples` samples each, interleaved; and the share of
+    that time this process's threads spent waiting for a CPU (None where unknown)."""
     timers = [_time(fn, device, min_time) for fn in fns]
     times = [[] for _ in fns]
+    before, start = _cpu_wait(), time.perf_counter()
     for _ in range(samples):
         for (timer, number), t in zip(timers, times):
             t.append(timer.timeit(number).mean)
-    return times
+    after, elapsed = _cpu_wait(), time.perf_counter() - start
+    if before is None or after is None:
+        return times, None
+    return times, (after - before) / (elapsed * torch.get_num_threads())
 
 
 def _spread(values):
@@ -151,21 +182,25 @@ def _spread(values):
     return (q[2] - q[0]) / statistics.median(values)
 
 
-class _Progress:
-    def __init__(self, total):
-        self.total, self.done, self.start = total, 0, time.time()
+def speedup(baseline, ours, cpu_wait=None):
+    """(median, spread, noisy) of baseline's time over ours, sample by sample.
 
-    def step(self, label):
-        self.done += 1
-        width = 30
-        filled = int(width * self.done / self.total)
-        elapsed = time.time() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                         f"{label:<40} eta {eta:4.0f}s")
-        sys.stderr.flush()
-        if self.done == self.total:
-            sys.stderr.write("\n")
+    measure() times the two back to back in each sample, so a ratio per sample cancels most of
+    the drift of a shared machine; spread is the ratios' interquartile range over their median.
+    noisy: the samples disagree (spread above NOISY_SPREAD), or the machine was busy: either
+    side's median time is above NOISY_SLOWDOWN times its fastest sample, or cpu_wait (from
+    measure()) is above NOISY_CPU_WAIT. A machine busy for most samples makes both sides wait
+    for the scheduler alike, and their ratios then agree on a meaningless 1.00x.
+    """
+    ratios = [b / o for b, o in zip(baseline, ours)]
+    spread = _spread(ratios)
+    slowdown = max(statistics.median(t) / min(t) for t in (baseline, ours))
+    busy = slowdown > NOISY_SLOWDOWN or (cpu_wait or 0.0) > NOISY_CPU_WAIT
+    return statistics.median(ratios), spread, spread > NOISY_SPREAD or busy
+
+
+def format_speedup(ratio, noisy):
+    return "noisy" if noisy else f"{ratio:.2f}x"
 
 
 def run(args):
@@ -174,20 +209,23 @@ def run(args):
     sizes = [1 << s for s in args.sizes]
     threads = sorted(set(args.threads)) if device.type == "cpu" else [0]
     grid = list(itertools.product(threads, dtypes, sizes, args.modes))
-    progress = _Progress(len(grid))
     meta = dict(machine=_machine(), torch=torch.__version__, package=tse.__version__,
                 commit=_commit(), variant=tse.build_info()["cpu_variant"], device=str(device))
     rows = []
     original_threads = torch.get_num_threads()
+    bar = _cli.progress(len(grid), "benchmark")
     try:
         for nthreads, dtype, size, mode in grid:
             if nthreads:
                 torch.set_num_threads(nthreads)
             name = str(dtype).replace("torch.", "")
-            progress.step(f"{name} 2^{size.bit_length() - 1} {mode} t={nthreads}")
-            ours, theirs, roof = measure(_callables(mode, dtype, size, device), device,
-                                         args.samples, args.min_time)
+            bar.set_postfix_str(f"{name} 2^{size.bit_length() - 1} {mode} t={nthreads}")
+            (ours, theirs, roof), cpu_wait = measure(callables(mode, dtype, size, device),
+                                                     device, args.samples, args.min_time)
+            bar.update()
             t_ours, t_theirs, t_roof = (statistics.median(t) for t in (ours, theirs, roof))
+            ratio, ratio_spread, noisy = speedup(theirs, ours, cpu_wait)
+            bound, _, bound_noisy = speedup(theirs, roof, cpu_wait)
             # The mean per call as well: the median shows the typical call, the mean the
             # throughput a loop gets, rare slow calls (page faults, stalls) included.
             m_ours, m_theirs = statistics.mean(ours), statistics.mean(theirs)
@@ -198,28 +236,58 @@ def run(args):
                 ours_spread=_spread(ours), torch_spread=_spread(theirs),
                 ours_ns_per_elem=t_ours / size * 1e9, torch_ns_per_elem=t_theirs / size * 1e9,
                 ours_gbs=moved / t_ours / 1e9, torch_gbs=moved / t_theirs / 1e9,
-                speedup=t_theirs / t_ours,
+                speedup=ratio,
                 roof_us=t_roof * 1e6, roof_gbs=moved / t_roof / 1e9,
-                bound=t_theirs / t_roof,
+                bound=bound,
                 ours_mean_us=m_ours * 1e6, torch_mean_us=m_theirs * 1e6,
                 mean_speedup=m_theirs / m_ours,
+                speedup_spread=ratio_spread, speedup_noisy=noisy, bound_noisy=bound_noisy,
+                cpu_wait="" if cpu_wait is None else cpu_wait,
             ))
     finally:
+        bar.close()
         torch.set_num_threads(original_threads)
     return rows
 
 
+# The table's columns, by name; compare prints some of them too.
+COLUMNS = {c.name: c for c in (
+    _cli.Column("thr", "CPU threads (torch.set_num_threads); - on a GPU"),
+    _cli.Column("dtype", "the dtype of input and output", align="<"),
+    _cli.Column("size", "elements per call"),
+    _cli.Column("mode", "forward: sigmoid(x); forward_out: sigmoid(x, out=y); backward: "
+                "sigmoid_backward(grad, y); fwd_bwd: both, through autograd", align="<"),
+    _cli.Column("ours us", "our median time per call, in microseconds", "{:.2f}"),
+    _cli.Column("torch us", "torch's median time per call, in microseconds", "{:.2f}"),
+    _cli.Column("ns/el", "our time per element, in nanoseconds", "{:.3f}"),
+    _cli.Column("GB/s", "the bytes our call reads and writes, per second", "{:.1f}"),
+    _cli.Column("roof", "GB/s of a plain memory op with the same reads, writes and "
+                "allocations, on the same buffers (" +
+                "; ".join(f"{m}: {op}" for m, op in ROOF.items()) + ")", "{:.1f}"),
+    _cli.Column("spread", "how much the samples' speedups disagree: their interquartile range "
+                "over their median", "{:.0%}"),
+    _cli.Column("speedup", "torch's time over ours (above 1x: ours is faster), the median over "
+                "the samples, each of which times both back to back. \"noisy\" instead where "
+                f"the samples disagree (spread above {NOISY_SPREAD:.0%}) or the machine was "
+                f"busy: either side's median time over {NOISY_SLOWDOWN:g} times its fastest "
+                f"sample, or this process's threads waiting for a CPU over "
+                f"{NOISY_CPU_WAIT:.0%} of the time (Linux). Rerun on a quieter machine, or "
+                "with more --samples"),
+    _cli.Column("bound", "torch's time over roof's: about the most speedup a kernel with "
+                "ordinary loads and stores can show here; \"noisy\" by the same rule as speedup"),
+    _cli.Column("mean", "the speedup from the mean time per call, rare slow calls included",
+                "{:.2f}x"),
+)}
+
+
 def print_table(rows):
-    head = (f"{'thr':>3} {'dtype':<9}{'size':>6} {'mode':<12}{'ours us':>10}{'torch us':>10}"
-            f"{'ns/el':>7}{'GB/s':>7}{'roof':>7}{'spread':>7}{'speedup':>9}{'bound':>8}"
-            f"{'mean':>8}")
-    print(head)
-    for r in rows:
-        print(f"{r['threads']!s:>3} {r['dtype']:<9}{'2^' + str(r['size'].bit_length() - 1):>6} "
-              f"{r['mode']:<12}{r['ours_us']:>10.2f}{r['torch_us']:>10.2f}"
-              f"{r['ours_ns_per_elem']:>7.3f}{r['ours_gbs']:>7.1f}{r['roof_gbs']:>7.1f}"
-              f"{r['ours_spread']:>6.0%} {r['speedup']:>8.2f}x{r['bound']:>7.2f}x"
-              f"{r['mean_speedup']:>7.2f}x")
+    print(_cli.table(COLUMNS.values(), [
+        (str(r["threads"] or "-"), r["dtype"], f"2^{r['size'].bit_length() - 1}", r["mode"],
+         r["ours_us"], r["torch_us"], r["ours_ns_per_elem"], r["ours_gbs"], r["roof_gbs"],
+         r["speedup_spread"], format_speedup(r["speedup"], r["speedup_noisy"]),
+         format_speedup(r["bound"], r["bound_noisy"]), r["mean_speedup"])
+        for r in rows
+    ]))
 
 
 def write_csv(rows, path):
@@ -276,7 +344,7 @@ def write_plot(rows, path):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.benchmark",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (the default) or cuda")
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
     p.add_argument("--sizes", nargs="+", type=int, default=list(range(10, 27, 2)),
                    help="log2 of the element counts (default: 10 12 ... 26)")
@@ -290,6 +358,8 @@ def main(argv=None):
     p.add_argument("--csv", default="benchmark.csv")
     p.add_argument("--plot", default="benchmark.png")
     args = p.parse_args(argv)
+    if _cli.parse_device(p.prog, args.device) is None:
+        return 2
     if args.quick:
         args.dtypes, args.sizes = ["float32", "bfloat16"], [10, 16, 20]
         args.threads, args.samples, args.min_time = [torch.get_num_threads()], 5, 0.01

@@ -2,19 +2,22 @@
 
 For each dtype: forward and backward error against an extended-precision reference (max
 absolute error, max ULP, share correctly rounded), for ours and for torch.sigmoid; a gradcheck
-and gradgradcheck; and the time of both at a few sizes. Exits 1 if our results break the
-documented bounds, so it doubles as an installation check.
+and gradgradcheck; and the forward time of both at a few sizes, measured as the benchmark
+measures it (interleaved samples, rotated buffers), with a speedup only where the samples
+agree. Exits 1 if our results break the documented bounds, so it doubles as an installation
+check.
 """
 
 import argparse
+import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 import torch_sigmoid_ext as tse
 
+from . import _cli, benchmark
 from . import _numerics as num
 
 # The documented bounds (README, "Guarantees"): max ULP for forward, backward.
@@ -26,6 +29,10 @@ BOUNDS = {
 }
 COMPLEX_RTOL = {torch.complex64: 1e-5, torch.complex128: 1e-12}
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+# (interleaved samples, seconds per sample) for each speed figure, without and with --quick:
+# enough samples for the spread that decides whether a figure is noisy, in a run that stays
+# well under a minute on 2 cores.
+TIMING = {False: (21, 0.01), True: (11, 0.005)}
 
 
 def _name(dtype):
@@ -50,12 +57,12 @@ def _real_rows(device, n):
             finite = np.isfinite(ref)
             abs_err = float(np.max(np.abs(num.to_longdouble(y)[finite] - ref[finite])))
             same = (y.cpu() == correct) | (y.cpu().isnan() & correct.isnan())
-            rows.append(
-                (_name(dtype), impl, abs_err, ulp.max(), 100 * same.double().mean().item(),
-                 bulp.max())
-            )
-            if impl == "ours" and (ulp.max() > fwd_bound or bulp.max() > bwd_bound):
-                ok = False
+            within = "-"
+            if impl == "ours":
+                within = "ok" if ulp.max() <= fwd_bound and bulp.max() <= bwd_bound else "BROKEN"
+                ok &= within == "ok"
+            rows.append((_name(dtype), impl, abs_err, num.format_ulp(ulp.max()),
+                         same.double().mean().item(), num.format_ulp(bulp.max()), within))
     return rows, ok
 
 
@@ -67,8 +74,9 @@ def _complex_rows(device, n):
         y = tse.sigmoid(x).cpu().to(torch.complex128)
         finite = torch.isfinite(ref)
         rel = ((y - ref).abs() / ref.abs().clamp_min(1e-300))[finite].max().item()
-        rows.append((_name(dtype), rel))
-        ok &= rel <= COMPLEX_RTOL[dtype]
+        within = "ok" if rel <= COMPLEX_RTOL[dtype] else "BROKEN"
+        rows.append((_name(dtype), rel, within))
+        ok &= within == "ok"
     return rows, ok
 
 
@@ -82,32 +90,54 @@ def _gradchecks(device):
     )
 
 
-def _time(fn, x, repeats):
-    for _ in range(3):
-        fn(x)
-    samples = []
-    for _ in range(5):
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            fn(x)
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        samples.append((time.perf_counter() - t0) / repeats)
-    return float(np.median(samples))
-
-
-def _timing_rows(device, sizes):
+def _timing_rows(device, sizes, samples, min_time):
+    grid = [(dtype, size) for dtype in (torch.float32, torch.bfloat16) for size in sizes]
     rows = []
-    for dtype in (torch.float32, torch.bfloat16):
-        for size in sizes:
-            x = torch.randn(size, device=device).to(dtype)
-            repeats = max(3, min(2000, (1 << 22) // size))
-            t_ours = _time(tse.sigmoid, x, repeats)
-            t_torch = _time(torch.sigmoid, x, repeats)
-            rows.append((_name(dtype), size, t_ours * 1e6, t_torch * 1e6, t_torch / t_ours))
+    with _cli.progress(len(grid), "timing") as bar:
+        for dtype, size in grid:
+            ours, theirs, _ = benchmark.callables("forward", dtype, size, device)
+            (t_ours, t_torch), cpu_wait = benchmark.measure((ours, theirs), device, samples,
+                                                            min_time)
+            ratio, spread, noisy = benchmark.speedup(t_torch, t_ours, cpu_wait)
+            rows.append((_name(dtype), f"2^{size.bit_length() - 1}",
+                         statistics.median(t_ours) * 1e6, statistics.median(t_torch) * 1e6,
+                         spread, benchmark.format_speedup(ratio, noisy)))
+            bar.update()
     return rows
+
+
+def _bounds_text(bounds, fmt):
+    dtypes = {}
+    for dtype, bound in bounds.items():
+        dtypes.setdefault(bound, []).append(_name(dtype))
+    return "; ".join(f"{fmt(bound)} for {' and '.join(names)}" for bound, names in dtypes.items())
+
+
+ACCURACY_COLUMNS = [
+    _cli.Column("dtype", "the dtype of input and output", align="<"),
+    _cli.Column("impl", "ours: torch_sigmoid_ext.sigmoid; torch: torch.sigmoid", align="<"),
+    _cli.Column("max abs err", "the largest |result - reference| where the reference is "
+                "finite", "{:.3e}"),
+    _cli.Column("max ULP", "the largest error in units in the last place of the dtype"),
+    _cli.Column("rounded", "the share of results that are the reference rounded once to the "
+                "dtype (correctly rounded)", "{:.2%}"),
+    _cli.Column("bwd max ULP", "the same as max ULP for sigmoid_backward(grad, y), against "
+                "grad * y * (1 - y) in extended precision from the same grad and y"),
+    _cli.Column("bounds", "for ours: ok where max ULP and bwd max ULP are within the documented "
+                "bounds (" + _bounds_text(BOUNDS, lambda b: f"{b[0]:g} and {b[1]:g}") +
+                "), else BROKEN, and compare exits 1; - for torch, which promises none",
+                align="<"),
+]
+COMPLEX_COLUMNS = [
+    _cli.Column("dtype", "the dtype of input and output", align="<"),
+    _cli.Column("max rel err", "the largest |ours - torch.sigmoid in complex128| over |the "
+                "latter|, where that is finite", "{:.2e}"),
+    _cli.Column("bounds", "ok where max rel err is within " +
+                _bounds_text(COMPLEX_RTOL, "{:g}".format) + ", else BROKEN, and compare exits 1",
+                align="<"),
+]
+TIMING_COLUMNS = [benchmark.COLUMNS[name] for name in
+                  ("dtype", "size", "ours us", "torch us", "spread", "speedup")]
 
 
 def main(argv=None):
@@ -115,34 +145,40 @@ def main(argv=None):
         prog="python -m torch_sigmoid_ext compare",
         description="Compare torch_sigmoid_ext with torch.sigmoid: accuracy, gradients, speed.",
     )
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=_cli.default_device(),
+                        help="cpu or cuda (default: cuda where there is a GPU and this build "
+                        "has CUDA kernels, else cpu)")
     parser.add_argument("--quick", action="store_true", help="smaller samples, fewer sizes")
+    parser.add_argument("--samples", type=int,
+                        help="interleaved samples per speed figure (default: 21; 11 with --quick)")
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
+    device = _cli.parse_device(parser.prog, args.device)
+    if device is None:
+        return 2
     n = 1 << (12 if args.quick else 16)
 
     info = tse.build_info()
     print(f"torch_sigmoid_ext {info['version']} on {device}, torch {torch.__version__}, "
           f"CPU kernels: {info['cpu_variant']}, threads: {torch.get_num_threads()}")
+    print(f"built with {info['build']}")
 
     real, real_ok = _real_rows(device, n)
-    print("\nAccuracy against an extended-precision reference (the same inputs for both):")
-    print(f"{'dtype':<10}{'impl':<7}{'max abs err':>13}{'max ULP':>9}{'correctly rounded':>19}"
-          f"{'backward max ULP':>18}")
-    for dt, impl, abs_err, ulp, cr, bulp in real:
-        print(f"{dt:<10}{impl:<7}{abs_err:>13.3e}{ulp:>9.2f}{cr:>18.2f}%{bulp:>18.2f}")
+    print("\nAccuracy against an extended-precision reference, on the same inputs for both:\n")
+    print(_cli.table(ACCURACY_COLUMNS, real))
     cplx, cplx_ok = _complex_rows(device, n)
-    for dt, rel in cplx:
-        print(f"{dt:<10}ours   max relative error vs torch.sigmoid in complex128: {rel:.2e}")
+    print("\nComplex inputs, ours against torch.sigmoid computed in complex128:\n")
+    print(_cli.table(COMPLEX_COLUMNS, cplx))
 
     grads_ok = _gradchecks(device)
     print(f"\ngradcheck and gradgradcheck (float64, complex128): {'pass' if grads_ok else 'FAIL'}")
 
     sizes = [1 << 10, 1 << 16] if args.quick else [1 << 10, 1 << 16, 1 << 20, 1 << 22]
-    print("\nForward time, median of 5 (full grid: python -m torch_sigmoid_ext.benchmark):")
-    print(f"{'dtype':<10}{'elements':>10}{'ours us':>11}{'torch us':>11}{'speedup':>9}")
-    for dt, size, t_ours, t_torch, ratio in _timing_rows(device, sizes):
-        print(f"{dt:<10}{size:>10}{t_ours:>11.2f}{t_torch:>11.2f}{ratio:>8.2f}x")
+    samples, min_time = TIMING[args.quick]
+    samples = args.samples or samples
+    print(f"\nForward speed of sigmoid(x), {samples} interleaved samples per row, each call on "
+          "the next of several\nbuffers (more sizes and modes: python -m "
+          "torch_sigmoid_ext.benchmark):\n")
+    print(_cli.table(TIMING_COLUMNS, _timing_rows(device, sizes, samples, min_time)))
 
     ok = real_ok and cplx_ok and grads_ok
     print("\nagreement: " + ("OK" if ok else "FAILED (outside the documented bounds)"))

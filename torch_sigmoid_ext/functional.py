@@ -28,21 +28,29 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
     if out is not None:
         if has_torch_function((input, out)):
             return handle_torch_function(sigmoid, (input, out), input, out=out)
-        if no_autograd_needed(input, out):
-            _C._sigmoid_out_no_autograd(input, out)
-        else:
-            _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
+        try:
+            if no_autograd_needed(input, out):
+                _C._sigmoid_out_no_autograd(input, out)
+            else:
+                _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
+        except Exception:
+            _check_tensors("sigmoid", input, out)
+            raise
         return out
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid, (input,), input)
-    if no_autograd_needed(input):
-        # No gradient needed: straight to the kernel, past the Python autograd layer.
-        return _C._sigmoid_no_autograd(input)
-    if torch.compiler.is_compiling():
-        return _ops.sigmoid(input)  # Dynamo must see the op
-    # The op through the dispatcher, autograd (C++, csrc/sigmoid_autograd.cpp) included, as
-    # _ops.sigmoid(input) but without the Python layer of torch.ops.
-    return _C._sigmoid_with_autograd(input)
+    try:
+        if no_autograd_needed(input):
+            # No gradient needed: straight to the kernel, past the Python autograd layer.
+            return _C._sigmoid_no_autograd(input)
+        if torch.compiler.is_compiling():
+            return _ops.sigmoid(input)  # Dynamo must see the op
+        # The op through the dispatcher, autograd (C++, csrc/sigmoid_autograd.cpp) included,
+        # as _ops.sigmoid(input) but without the Python layer of torch.ops.
+        return _C._sigmoid_with_autograd(input)
+    except Exception:
+        _check_tensors("sigmoid", input)
+        raise
 
 
 def sigmoid_(input: torch.Tensor) -> torch.Tensor:
@@ -55,8 +63,26 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     """
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid_, (input,), input)
-    if no_autograd_needed(input):
-        _C._sigmoid__no_autograd(input)
-    else:
-        _ops.sigmoid_(input)  # traced, or recorded by autograd
+    try:
+        if no_autograd_needed(input):
+            _C._sigmoid__no_autograd(input)
+        else:
+            _ops.sigmoid_(input)  # traced, or recorded by autograd
+    except Exception:
+        _check_tensors("sigmoid_", input)
+        raise
     return input
+
+
+def _check_tensors(op, input, out=None):
+    """torch's TypeError where an argument is not a tensor. Called only once a call has failed,
+    so that calls that succeed pay nothing for it."""
+    if not isinstance(input, torch.Tensor):
+        name, arg = "argument 'input' (position 1)", input
+    elif out is not None and not isinstance(out, torch.Tensor):
+        name, arg = "argument 'out'", out
+    else:
+        return
+    raise TypeError(
+        f"torch_sigmoid_ext.{op}(): {name} must be Tensor, not {type(arg).__name__}"
+    ) from None

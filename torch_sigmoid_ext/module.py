@@ -24,6 +24,10 @@ class Sigmoid(nn.Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return sigmoid_(input) if self.inplace else sigmoid(input)
 
+    def _get_name(self) -> str:
+        # nn.Module's repr prints this; the package prefix tells it apart from nn.Sigmoid.
+        return "torch_sigmoid_ext.Sigmoid"
+
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
 
