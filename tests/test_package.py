@@ -69,6 +69,32 @@ def test_build_info():
     assert info["cuda"] == bool(info["cuda_archs"])
     assert info["cpu_variant"] in info["cpu_variants_supported"].split(",")
     assert info["version"] == tse.__version__
+    assert info["build"].startswith(("CPU kernels only: ", "CPU and CUDA kernels for ")), info
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None or os.uname().machine != "x86_64",
+                    reason="needs objdump, on x86-64")
+def test_code_run_at_load_uses_no_vector_extension():
+    # The static initializers, and the library's functions they call, run on every CPU before
+    # any variant is chosen, so they must be baseline x86-64: no VEX/EVEX instruction (AVX,
+    # AVX2, AVX-512: their mnemonics start with v). The avx512_bf16 table was once built by a
+    # function compiled for AVX-512, which died of SIGILL on CPUs without it, and a CPU with it
+    # never shows that.
+    dump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", tse._C.__file__],
+                          capture_output=True, text=True, check=True).stdout
+    bodies = dict(re.findall(r"^[0-9a-f]+ <([^>]+)>:\n(.*?)(?=\n\n|\Z)", dump, re.S | re.M))
+    todo = [name for name in bodies if name.startswith("_GLOBAL__sub_I_")]
+    assert todo, "no static initializer found; has the compiler changed their names?"
+    seen = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        vector = [l for l in bodies[name].splitlines() if re.match(r"\s*[0-9a-f]+:\s+v", l)]
+        assert not vector, (name, vector[:3])
+        todo += [c for c in re.findall(r"\bcall\s+[0-9a-f]+ <([^>+]+)>", bodies[name])
+                 if c in bodies]
 
 
 def test_mismatched_torch_raises_import_error():
