@@ -166,7 +166,7 @@ def _samples(ratios, slowed=()):
     # both sides slowed alike in most samples: the ratios agree, on nothing but the scheduler
     ([1.0] * 7, (1, 2, 3, 4, 5), None, "noisy"),
     # or in every sample, which only the time spent waiting for a CPU gives away
-    (STEADY, (), 0.7, "noisy"),
+    (STEADY, (), 0.3, "noisy"),
 ])
 def test_compare_marks_a_noisy_speedup(monkeypatch, ratios, slowed, cpu_wait, shown):
     theirs, ours = _samples(ratios, slowed)

@@ -55,7 +55,7 @@ CACHE_BYTES = 64 << 20  # rotate buffers until the working set is past the last-
 # Where a speedup is too noisy to print (see speedup()).
 NOISY_SPREAD = 0.25
 NOISY_SLOWDOWN = 1.5
-NOISY_CPU_WAIT = 0.5
+NOISY_CPU_WAIT = 0.2
 
 
 def _machine():
