@@ -104,38 +104,24 @@ def _toolkit(tmp_path, release="13.0", archs=(75, 80, 86, 89, 90, 100, 120), cud
     return root, env
 
 
-def _summary(out):
-    lines = [l for l in (out.stdout + out.stderr).splitlines() if "torch_sigmoid_ext: building" in l]
-    assert lines, out.stdout + out.stderr
-    return lines[-1]
-
-
-def test_auto_without_gpu_builds_for_the_cpu_and_says_how_to_get_cuda(tree, tmp_path):
-    _, env = _toolkit(tmp_path)
-    out = _setup(tree, env=dict(env, TORCH_SIGMOID_EXT_CUDA="auto"), prelude=CUDA_TORCH)
+@pytest.mark.parametrize("env, summary", [
+    # A CUDA torch and nvcc but no GPU, as a plain `pip install torch` leaves a new user.
+    (dict(TORCH_SIGMOID_EXT_CUDA="auto"),
+     "CPU kernels only: no GPU is visible; to build the CUDA kernels anyway, set "
+     'TORCH_SIGMOID_EXT_CUDA=1 or TORCH_CUDA_ARCH_LIST (for example "9.0")'),
+    # The toolkit cannot build 7.0 (as CUDA 13): the project's list without it, PTX for the
+    # newest; and the root found through the wrapper.
+    (dict(TORCH_SIGMOID_EXT_CUDA="1"),
+     "CPU and CUDA kernels for 7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX, toolkit at {root}"),
+    # An arch list asks for CUDA in auto mode.
+    (dict(TORCH_CUDA_ARCH_LIST="9.0"), "CPU and CUDA kernels for 9.0, toolkit at {root}"),
+])
+def test_what_is_built_said_in_one_line(tree, tmp_path, env, summary):
+    root, path_env = _toolkit(tmp_path)
+    out = _setup(tree, env=dict(path_env, **env), prelude=CUDA_TORCH)
     assert out.returncode == 0, out.stderr
-    assert _summary(out) == (
-        "torch_sigmoid_ext: building CPU kernels only: no GPU is visible; to build the CUDA "
-        'kernels anyway, set TORCH_SIGMOID_EXT_CUDA=1 or TORCH_CUDA_ARCH_LIST (for example "9.0")'
-    )
-
-
-def test_cuda_home_found_through_a_wrapper_and_archs_cut_to_the_toolkit(tree, tmp_path):
-    # The toolkit cannot build 7.0 (as CUDA 13): the project's list without it, PTX for the newest.
-    root, env = _toolkit(tmp_path)
-    out = _setup(tree, env=dict(env, TORCH_SIGMOID_EXT_CUDA="1"), prelude=CUDA_TORCH)
-    assert out.returncode == 0, out.stderr
-    assert _summary(out) == (
-        "torch_sigmoid_ext: building CPU and CUDA kernels for "
-        f"7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX, toolkit at {root}"
-    )
-
-
-def test_arch_list_asks_for_cuda_in_auto_mode(tree, tmp_path):
-    root, env = _toolkit(tmp_path)
-    out = _setup(tree, env=dict(env, TORCH_CUDA_ARCH_LIST="9.0"), prelude=CUDA_TORCH)
-    assert out.returncode == 0, out.stderr
-    assert _summary(out) == f"torch_sigmoid_ext: building CPU and CUDA kernels for 9.0, toolkit at {root}"
+    said = [l for l in (out.stdout + out.stderr).splitlines() if "torch_sigmoid_ext: " in l]
+    assert said == [f"torch_sigmoid_ext: building {summary.format(root=root)}"], said
 
 
 def test_arch_the_toolkit_cannot_build(tree, tmp_path):
