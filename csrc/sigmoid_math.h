@@ -5,9 +5,10 @@
 // backward needs only the saved output.
 //
 // The formulas are templates over a value type V: float or double for scalar code, or a SIMD
-// vector type that supplies the same operations (+, -, *, /, vfma, vfnma, vmin, vmax, visnan,
-// vselect and vpow2_from_shifted; vscale has a portable default). A vector loop therefore runs
-// exactly the scalar operations, lane by lane, and gives the same bits. To keep that true:
+// vector type that supplies the same operations (+, -, *, /, vfma, vmin, vmax, visnan, vlt,
+// vselect, vpow2_from_shifted, vexponent_from_shifted and vadd_exponent; vscale has a portable
+// default). A vector loop therefore runs exactly the scalar operations, lane by lane, and gives
+// the same bits. To keep that true:
 // - every multiply-add that should fuse is an explicit vfma; build with -ffp-contract=off
 //   (nvcc: --fmad=false) so the compiler fuses nothing else;
 // - this header includes only standard headers and gives everything internal linkage, so a
@@ -98,9 +99,6 @@ struct F64Consts {
 // Scalar versions of the operations the formulas use. Vector types provide the same names.
 TSE_HOST_DEVICE float vfma(float a, float b, float c) { return fmaf(a, b, c); }
 TSE_HOST_DEVICE double vfma(double a, double b, double c) { return fma(a, b, c); }
-// c - a * b, rounded once.
-TSE_HOST_DEVICE float vfnma(float a, float b, float c) { return fmaf(-a, b, c); }
-TSE_HOST_DEVICE double vfnma(double a, double b, double c) { return fma(-a, b, c); }
 // min and max as x86's minps and maxps define them: b when either is NaN. (The formulas never
 // depend on that, but every path then computes the same thing.)
 TSE_HOST_DEVICE float vmin(float a, float b) { return a < b ? a : b; }

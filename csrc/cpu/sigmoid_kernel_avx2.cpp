@@ -36,7 +36,6 @@ inline F8 operator-(F8 a, F8 b) { return _mm256_sub_ps(a.v, b.v); }
 inline F8 operator*(F8 a, F8 b) { return _mm256_mul_ps(a.v, b.v); }
 inline F8 operator/(F8 a, F8 b) { return _mm256_div_ps(a.v, b.v); }
 inline F8 vfma(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
-inline F8 vfnma(F8 a, F8 b, F8 c) { return _mm256_fnmadd_ps(a.v, b.v, c.v); }
 inline F8 vmin(F8 a, F8 b) { return _mm256_min_ps(a.v, b.v); }
 inline F8 vmax(F8 a, F8 b) { return _mm256_max_ps(a.v, b.v); }
 inline MaskF8 visnan(F8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
@@ -80,7 +79,6 @@ inline D4 operator-(D4 a, D4 b) { return _mm256_sub_pd(a.v, b.v); }
 inline D4 operator*(D4 a, D4 b) { return _mm256_mul_pd(a.v, b.v); }
 inline D4 operator/(D4 a, D4 b) { return _mm256_div_pd(a.v, b.v); }
 inline D4 vfma(D4 a, D4 b, D4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
-inline D4 vfnma(D4 a, D4 b, D4 c) { return _mm256_fnmadd_pd(a.v, b.v, c.v); }
 inline D4 vmin(D4 a, D4 b) { return _mm256_min_pd(a.v, b.v); }
 inline D4 vmax(D4 a, D4 b) { return _mm256_max_pd(a.v, b.v); }
 inline MaskD4 visnan(D4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }

@@ -23,7 +23,6 @@ inline F16 operator-(F16 a, F16 b) { return _mm512_sub_ps(a.v, b.v); }
 inline F16 operator*(F16 a, F16 b) { return _mm512_mul_ps(a.v, b.v); }
 inline F16 operator/(F16 a, F16 b) { return _mm512_div_ps(a.v, b.v); }
 inline F16 vfma(F16 a, F16 b, F16 c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
-inline F16 vfnma(F16 a, F16 b, F16 c) { return _mm512_fnmadd_ps(a.v, b.v, c.v); }
 inline F16 vmin(F16 a, F16 b) { return _mm512_min_ps(a.v, b.v); }
 inline F16 vmax(F16 a, F16 b) { return _mm512_max_ps(a.v, b.v); }
 inline __mmask16 visnan(F16 a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
@@ -78,7 +77,6 @@ inline D8 operator-(D8 a, D8 b) { return _mm512_sub_pd(a.v, b.v); }
 inline D8 operator*(D8 a, D8 b) { return _mm512_mul_pd(a.v, b.v); }
 inline D8 operator/(D8 a, D8 b) { return _mm512_div_pd(a.v, b.v); }
 inline D8 vfma(D8 a, D8 b, D8 c) { return _mm512_fmadd_pd(a.v, b.v, c.v); }
-inline D8 vfnma(D8 a, D8 b, D8 c) { return _mm512_fnmadd_pd(a.v, b.v, c.v); }
 inline D8 vmin(D8 a, D8 b) { return _mm512_min_pd(a.v, b.v); }
 inline D8 vmax(D8 a, D8 b) { return _mm512_max_pd(a.v, b.v); }
 inline __mmask8 visnan(D8 a) { return _mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q); }
