@@ -298,9 +298,6 @@ TSE_HOST_DEVICE C sigmoid_backward_complex_formula(C g, C y) {
   return g * std::conj((one - y) * y);
 }
 
-TSE_HOST_DEVICE float sigmoid_f32(float x) { return sigmoid_formula<F32Consts>(x); }
-TSE_HOST_DEVICE double sigmoid_f64(double x) { return sigmoid_formula<F64Consts>(x); }
-
 // 16-bit conversions, round to nearest even. NaN becomes a quiet NaN with the same sign and the
 // top payload bits, as the hardware conversions do.
 TSE_HOST_DEVICE float bf16_to_f32(uint16_t h) {
