@@ -1,4 +1,4 @@
-// The AVX2 + FMA + F16C variant: 8 float or 4 double lanes.
+// The AVX2 + FMA + F16C variant: 8 float or 4 double lanes (F32x8, F64x4).
 //
 // The target is set by a pragma rather than by -m flags, so that only this file's code uses
 // these instructions and the library still loads on any x86-64 CPU. Only standard and intrinsic
@@ -22,42 +22,42 @@ namespace torch_sigmoid_ext {
 namespace cpu {
 namespace {
 
-struct MaskF8 {
+struct MaskF32x8 {
   __m256 m;
 };
-struct F8 {
+struct F32x8 {
   __m256 v;
-  F8() = default;
-  F8(__m256 x) : v(x) {}
-  F8(float s) : v(_mm256_set1_ps(s)) {}
+  F32x8() = default;
+  F32x8(__m256 x) : v(x) {}
+  F32x8(float s) : v(_mm256_set1_ps(s)) {}
 };
-inline F8 operator+(F8 a, F8 b) { return _mm256_add_ps(a.v, b.v); }
-inline F8 operator-(F8 a, F8 b) { return _mm256_sub_ps(a.v, b.v); }
-inline F8 operator*(F8 a, F8 b) { return _mm256_mul_ps(a.v, b.v); }
-inline F8 operator/(F8 a, F8 b) { return _mm256_div_ps(a.v, b.v); }
-inline F8 vfma(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
-inline F8 vmin(F8 a, F8 b) { return _mm256_min_ps(a.v, b.v); }
-inline F8 vmax(F8 a, F8 b) { return _mm256_max_ps(a.v, b.v); }
-inline MaskF8 visnan(F8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
-inline MaskF8 vlt(F8 a, F8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+inline F32x8 operator+(F32x8 a, F32x8 b) { return _mm256_add_ps(a.v, b.v); }
+inline F32x8 operator-(F32x8 a, F32x8 b) { return _mm256_sub_ps(a.v, b.v); }
+inline F32x8 operator*(F32x8 a, F32x8 b) { return _mm256_mul_ps(a.v, b.v); }
+inline F32x8 operator/(F32x8 a, F32x8 b) { return _mm256_div_ps(a.v, b.v); }
+inline F32x8 vfma(F32x8 a, F32x8 b, F32x8 c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+inline F32x8 vmin(F32x8 a, F32x8 b) { return _mm256_min_ps(a.v, b.v); }
+inline F32x8 vmax(F32x8 a, F32x8 b) { return _mm256_max_ps(a.v, b.v); }
+inline MaskF32x8 visnan(F32x8 a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
+inline MaskF32x8 vlt(F32x8 a, F32x8 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
 // Whether every lane of a is <= b (a NaN lane is not).
-inline bool vall_le(F8 a, F8 b) {
+inline bool vall_le(F32x8 a, F32x8 b) {
   return _mm256_movemask_ps(_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)) == 0xff;
 }
-inline F8 vabs(F8 a) {
+inline F32x8 vabs(F32x8 a) {
   return _mm256_castsi256_ps(
       _mm256_and_si256(_mm256_castps_si256(a.v), _mm256_set1_epi32(0x7fffffff)));
 }
-inline F8 vexponent_from_shifted(F8 t) {
+inline F32x8 vexponent_from_shifted(F32x8 t) {
   return _mm256_castsi256_ps(
       _mm256_slli_epi32(_mm256_castps_si256(t.v), F32Consts::kMantissaBits));
 }
-inline F8 vadd_exponent(F8 q, F8 e) {
+inline F32x8 vadd_exponent(F32x8 q, F32x8 e) {
   return _mm256_castsi256_ps(
       _mm256_add_epi32(_mm256_castps_si256(q.v), _mm256_castps_si256(e.v)));
 }
-inline F8 vselect(MaskF8 m, F8 a, F8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
-inline F8 vpow2_from_shifted(F8 t) {
+inline F32x8 vselect(MaskF32x8 m, F32x8 a, F32x8 b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+inline F32x8 vpow2_from_shifted(F32x8 t) {
   using C = F32Consts;
   const __m256i k = _mm256_set1_epi32(
       static_cast<int32_t>(C::kBias + C::kExpBias - float_bits(C::kShifter)));
@@ -65,41 +65,41 @@ inline F8 vpow2_from_shifted(F8 t) {
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t.v), k), C::kMantissaBits));
 }
 
-struct MaskD4 {
+struct MaskF64x4 {
   __m256d m;
 };
-struct D4 {
+struct F64x4 {
   __m256d v;
-  D4() = default;
-  D4(__m256d x) : v(x) {}
-  D4(double s) : v(_mm256_set1_pd(s)) {}
+  F64x4() = default;
+  F64x4(__m256d x) : v(x) {}
+  F64x4(double s) : v(_mm256_set1_pd(s)) {}
 };
-inline D4 operator+(D4 a, D4 b) { return _mm256_add_pd(a.v, b.v); }
-inline D4 operator-(D4 a, D4 b) { return _mm256_sub_pd(a.v, b.v); }
-inline D4 operator*(D4 a, D4 b) { return _mm256_mul_pd(a.v, b.v); }
-inline D4 operator/(D4 a, D4 b) { return _mm256_div_pd(a.v, b.v); }
-inline D4 vfma(D4 a, D4 b, D4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
-inline D4 vmin(D4 a, D4 b) { return _mm256_min_pd(a.v, b.v); }
-inline D4 vmax(D4 a, D4 b) { return _mm256_max_pd(a.v, b.v); }
-inline MaskD4 visnan(D4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
-inline MaskD4 vlt(D4 a, D4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
-inline bool vall_le(D4 a, D4 b) {
+inline F64x4 operator+(F64x4 a, F64x4 b) { return _mm256_add_pd(a.v, b.v); }
+inline F64x4 operator-(F64x4 a, F64x4 b) { return _mm256_sub_pd(a.v, b.v); }
+inline F64x4 operator*(F64x4 a, F64x4 b) { return _mm256_mul_pd(a.v, b.v); }
+inline F64x4 operator/(F64x4 a, F64x4 b) { return _mm256_div_pd(a.v, b.v); }
+inline F64x4 vfma(F64x4 a, F64x4 b, F64x4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
+inline F64x4 vmin(F64x4 a, F64x4 b) { return _mm256_min_pd(a.v, b.v); }
+inline F64x4 vmax(F64x4 a, F64x4 b) { return _mm256_max_pd(a.v, b.v); }
+inline MaskF64x4 visnan(F64x4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
+inline MaskF64x4 vlt(F64x4 a, F64x4 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline bool vall_le(F64x4 a, F64x4 b) {
   return _mm256_movemask_pd(_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)) == 0xf;
 }
-inline D4 vabs(D4 a) {
+inline F64x4 vabs(F64x4 a) {
   return _mm256_castsi256_pd(_mm256_and_si256(_mm256_castpd_si256(a.v),
                                               _mm256_set1_epi64x(0x7fffffffffffffffLL)));
 }
-inline D4 vexponent_from_shifted(D4 t) {
+inline F64x4 vexponent_from_shifted(F64x4 t) {
   return _mm256_castsi256_pd(
       _mm256_slli_epi64(_mm256_castpd_si256(t.v), F64Consts::kMantissaBits));
 }
-inline D4 vadd_exponent(D4 q, D4 e) {
+inline F64x4 vadd_exponent(F64x4 q, F64x4 e) {
   return _mm256_castsi256_pd(
       _mm256_add_epi64(_mm256_castpd_si256(q.v), _mm256_castpd_si256(e.v)));
 }
-inline D4 vselect(MaskD4 m, D4 a, D4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
-inline D4 vpow2_from_shifted(D4 t) {
+inline F64x4 vselect(MaskF64x4 m, F64x4 a, F64x4 b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
+inline F64x4 vpow2_from_shifted(F64x4 t) {
   using C = F64Consts;
   const __m256i k = _mm256_set1_epi64x(
       static_cast<int64_t>(C::kBias + C::kExpBias - double_bits(C::kShifter)));
@@ -108,35 +108,35 @@ inline D4 vpow2_from_shifted(D4 t) {
 }
 
 struct Avx2Vec {
-  using VF = F8;
-  using VD = D4;
+  using VF = F32x8;
+  using VD = F64x4;
   static constexpr int kWidthF = 8;
   static constexpr int kWidthD = 4;
   static constexpr bool kQuads = false;
   static constexpr bool kCanStream = true;
   // Streaming (non-temporal) stores of a vector to an address aligned to its size, and the
   // fence that orders them before what follows.
-  static void stream(float* p, F8 v) { _mm256_stream_ps(p, v.v); }
-  static void stream(double* p, D4 v) { _mm256_stream_pd(p, v.v); }
+  static void stream(float* p, F32x8 v) { _mm256_stream_ps(p, v.v); }
+  static void stream(double* p, F64x4 v) { _mm256_stream_pd(p, v.v); }
   static void stream_fence() { _mm_sfence(); }
-  static F8 load_f32(const float* p) { return _mm256_loadu_ps(p); }
-  static void store_f32(float* p, F8 v) { _mm256_storeu_ps(p, v.v); }
-  static D4 load_f64(const double* p) { return _mm256_loadu_pd(p); }
-  static void store_f64(double* p, D4 v) { _mm256_storeu_pd(p, v.v); }
-  static F8 load_f16(const uint16_t* p) {
+  static F32x8 load_f32(const float* p) { return _mm256_loadu_ps(p); }
+  static void store_f32(float* p, F32x8 v) { _mm256_storeu_ps(p, v.v); }
+  static F64x4 load_f64(const double* p) { return _mm256_loadu_pd(p); }
+  static void store_f64(double* p, F64x4 v) { _mm256_storeu_pd(p, v.v); }
+  static F32x8 load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  static void store_f16(uint16_t* p, F8 v) {
+  static void store_f16(uint16_t* p, F32x8 v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
                      _mm256_cvtps_ph(v.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
-  static F8 load_bf16(const uint16_t* p) {
+  static F32x8 load_bf16(const uint16_t* p) {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   }
   // Round to nearest even as f32_to_bf16 does. Only kernel results are stored, and their one
   // NaN, the canonical 0x7fc00000, rounds to 0x7fc0 as f32_to_bf16 makes it: no NaN case here.
-  static void store_bf16(uint16_t* p, F8 v) {
+  static void store_bf16(uint16_t* p, F32x8 v) {
     const __m256i u = _mm256_castps_si256(v.v);
     const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
     const __m256i r = _mm256_srli_epi32(

@@ -25,7 +25,7 @@ namespace cpu {
 namespace {
 
 struct Avx512Bf16Vec : Avx512Vec {
-  static void store_bf16(uint16_t* p, F16 v) {
+  static void store_bf16(uint16_t* p, F32x16 v) {
     if (__builtin_expect(_mm512_fpclass_ps_mask(v.v, 0x20) == 0, 1)) {  // 0x20: subnormal
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
                           reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v.v)));
@@ -46,13 +46,13 @@ struct Avx512Bf16Vec : Avx512Vec {
 //   canonical; packing 32-bit lanes to 16 (vpackusdw) undoes the interleaving by itself.
 // - so backward2 can leave NaN to store2 and skip canonical_nan's two operations per vector.
 struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
-  static Pair<F16> load2(const uint16_t* p) {
+  static Pair<F32x16> load2(const uint16_t* p) {
     const __m512i w = _mm512_loadu_si512(p);
     const __m512i zero = _mm512_setzero_si512();
-    return {F16(_mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, w))),
-            F16(_mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, w)))};
+    return {F32x16(_mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, w))),
+            F32x16(_mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, w)))};
   }
-  static void store2(uint16_t* p, Pair<F16> v) {
+  static void store2(uint16_t* p, Pair<F32x16> v) {
     constexpr int kSubnormalOrNan = 0x20 | 0x01 | 0x80;  // denormal, quiet NaN, signalling NaN
     if (__builtin_expect((_mm512_fpclass_ps_mask(v.a.v, kSubnormalOrNan) |
                           _mm512_fpclass_ps_mask(v.b.v, kSubnormalOrNan)) == 0,
@@ -62,11 +62,11 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
       _mm512_storeu_si512(p, _mm512_permutexvar_epi64(order, both));
       return;
     }
-    const auto bits = [](F16 h) { return Avx512Vec::bf16_bits(canonical_nan<F32Consts>(h)); };
+    const auto bits = [](F32x16 h) { return Avx512Vec::bf16_bits(canonical_nan<F32Consts>(h)); };
     _mm512_storeu_si512(p, _mm512_packus_epi32(bits(v.a), bits(v.b)));
   }
-  static Pair<F16> backward2(Pair<F16> g, Pair<F16> y) {
-    const F16 one(1.0f);
+  static Pair<F32x16> backward2(Pair<F32x16> g, Pair<F32x16> y) {
+    const F32x16 one(1.0f);
     return {g.a * (one - y.a) * y.a, g.b * (one - y.b) * y.b};
   }
 };
