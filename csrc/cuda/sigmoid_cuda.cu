@@ -97,8 +97,10 @@ struct Backward {
 
 // ---- Flat path -----------------------------------------------------------------------------
 
+// 16 bytes of S, loaded and stored by one 128-bit instruction. Its element count depends on S
+// (4 float32, 8 float16, 1 complex128), so the name gives its size in bytes.
 template <typename S>
-struct alignas(16) Vec16 {
+struct alignas(16) Vec16Bytes {
   static constexpr int kSize = 16 / sizeof(S);
   S v[kSize];
 };
@@ -116,7 +118,7 @@ template <class F>
 __global__ void __launch_bounds__(kThreads)
     flat_kernel(FlatArgs<typename F::S, F::kInputs> args) {
   using S = typename F::S;
-  using V = Vec16<S>;
+  using V = Vec16Bytes<S>;
   constexpr int kIn = F::kInputs;
   constexpr int W = V::kSize;
   const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -186,7 +188,7 @@ int sm_count(c10::DeviceIndex device) {
 template <class F>
 void launch_flat(const at::Tensor& out, const std::array<const at::Tensor*, F::kInputs>& in) {
   using S = typename F::S;
-  constexpr int W = Vec16<S>::kSize;
+  constexpr int W = Vec16Bytes<S>::kSize;
   FlatArgs<S, F::kInputs> args;
   args.out = reinterpret_cast<S*>(out.data_ptr());
   args.n = out.numel();
