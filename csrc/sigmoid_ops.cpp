@@ -97,14 +97,6 @@ c10::ScalarType result_dtype(const at::Tensor& self) {
   return c10::typeMetaToScalarType(c10::get_default_dtype());
 }
 
-void check_dense(const at::Tensor& t, const char* op, const char* name) {
-  TORCH_CHECK(t.layout() == c10::kStrided, "torch_sigmoid_ext.", op, ": ", name, " has layout ",
-              t.layout(), ", but only strided (dense) tensors are supported; convert it with ",
-              ".to_dense() first");
-  TORCH_CHECK(!t.is_quantized(), "torch_sigmoid_ext.", op, ": ", name,
-              " is quantized, which is not supported; call .dequantize() first");
-}
-
 void check_supported_dtype(c10::ScalarType dtype, const char* op, const char* name) {
   TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
                   dtype == at::kBFloat16 || dtype == at::kComplexFloat ||
@@ -117,7 +109,6 @@ void check_supported_dtype(c10::ScalarType dtype, const char* op, const char* na
 }  // namespace
 
 at::Tensor sigmoid_with(ForwardKernel kernel, const at::Tensor& self) {
-  check_dense(self, "sigmoid", "the input");
   const auto dtype = result_dtype(self);
   check_supported_dtype(dtype, "sigmoid", "the input");
   const at::Tensor input = materialized(self.scalar_type() == dtype ? self : self.to(dtype));
@@ -129,7 +120,6 @@ at::Tensor sigmoid_with(ForwardKernel kernel, const at::Tensor& self) {
 }
 
 at::Tensor& sigmoid_inplace_with(ForwardKernel kernel, at::Tensor& self) {
-  check_dense(self, "sigmoid_", "the input");
   const auto dtype = self.scalar_type();
   TORCH_CHECK(c10::isFloatingType(dtype) || c10::isComplexType(dtype),
               "torch_sigmoid_ext.sigmoid_: in-place sigmoid needs a floating-point or complex "
@@ -153,8 +143,6 @@ at::Tensor& sigmoid_inplace_with(ForwardKernel kernel, at::Tensor& self) {
 
 at::Tensor& sigmoid_out_with(ForwardKernel kernel, const at::Tensor& self, at::Tensor& out) {
   // Every check comes before the first write, so a failed call leaves out as it was.
-  check_dense(self, "sigmoid", "the input");
-  check_dense(out, "sigmoid", "out");
   TORCH_CHECK(out.device() == self.device(), "torch_sigmoid_ext.sigmoid: out is on ",
               out.device(), " but the input is on ", self.device(),
               "; pass an out tensor on the input's device");
@@ -190,8 +178,6 @@ at::Tensor& sigmoid_out_with(ForwardKernel kernel, const at::Tensor& self, at::T
 
 at::Tensor sigmoid_backward_with(BackwardKernel kernel, const at::Tensor& grad_output,
                                  const at::Tensor& output) {
-  check_dense(grad_output, "sigmoid_backward", "grad_output");
-  check_dense(output, "sigmoid_backward", "output");
   TORCH_CHECK(grad_output.device() == output.device(),
               "torch_sigmoid_ext.sigmoid_backward: grad_output is on ", grad_output.device(),
               " but output is on ", output.device(), "; move both to the same device");

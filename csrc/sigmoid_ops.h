@@ -1,6 +1,8 @@
 // The device-independent half of every op: argument checks, result dtype, output allocation and
 // out=/in-place rules. Each device file supplies only the elementwise kernel, so the CPU and
-// CUDA ops cannot disagree on what they accept or what they return.
+// CUDA ops cannot disagree on what they accept or what they return. Every tensor that gets here
+// is dense (strided): sparse, quantized, nested and MKL-DNN tensors dispatch to the refusals in
+// sigmoid_unsupported.cpp instead.
 #pragma once
 
 #include <ATen/core/Tensor.h>
