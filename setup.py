@@ -200,12 +200,12 @@ def cuda_choice():
     home, source = find_cuda_home()
     problem = source if home is None else check_toolkit(home, source)
     if problem is not None:
-        message = (f"no usable CUDA toolkit: {problem}. Set CUDA_HOME to the root of a CUDA "
-                   f"{torch.version.cuda.split('.')[0]}.x toolkit (the folder that holds "
-                   f"bin/nvcc), or set {CUDA_SWITCH}=0 to build for the CPU only.")
+        where = (f"set CUDA_HOME to the root of a CUDA {torch.version.cuda.split('.')[0]}.x "
+                 "toolkit (the folder that holds bin/nvcc)")
         if forced or os.environ.get("TORCH_CUDA_ARCH_LIST"):
-            fail(message)
-        return None, message
+            fail(f"no usable CUDA toolkit: {problem}. To build the CUDA kernels, {where}; or set "
+                 f"{CUDA_SWITCH}=0 to build for the CPU only.")
+        return None, f"a GPU is visible, but no usable CUDA toolkit: {problem}; {where} to get them"
     return home, cuda_arch_list(home)
 
 

@@ -104,21 +104,27 @@ def _toolkit(tmp_path, release="13.0", archs=(75, 80, 86, 89, 90, 100, 120), cud
     return root, env
 
 
-@pytest.mark.parametrize("env, summary", [
+@pytest.mark.parametrize("env, gpu, summary", [
     # A CUDA torch and nvcc but no GPU, as a plain `pip install torch` leaves a new user.
-    (dict(TORCH_SIGMOID_EXT_CUDA="auto"),
+    (dict(TORCH_SIGMOID_EXT_CUDA="auto"), False,
      "CPU kernels only: no GPU is visible; to build the CUDA kernels anyway, set "
      'TORCH_SIGMOID_EXT_CUDA=1 or TORCH_CUDA_ARCH_LIST (for example "9.0")'),
     # The toolkit cannot build 7.0 (as CUDA 13): the project's list without it, PTX for the
     # newest; and the root found through the wrapper.
-    (dict(TORCH_SIGMOID_EXT_CUDA="1"),
+    (dict(TORCH_SIGMOID_EXT_CUDA="1"), False,
      "CPU and CUDA kernels for 7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX, toolkit at {root}"),
     # An arch list asks for CUDA in auto mode.
-    (dict(TORCH_CUDA_ARCH_LIST="9.0"), "CPU and CUDA kernels for 9.0, toolkit at {root}"),
+    (dict(TORCH_CUDA_ARCH_LIST="9.0"), False, "CPU and CUDA kernels for 9.0, toolkit at {root}"),
+    # A GPU but no toolkit: the CPU kernels, and what to do for the CUDA ones.
+    (dict(TORCH_SIGMOID_EXT_CUDA="auto", CUDA_HOME="/nonexistent"), True,
+     "CPU kernels only: a GPU is visible, but no usable CUDA toolkit: /nonexistent (from "
+     "$CUDA_HOME) has no bin/nvcc; set CUDA_HOME to the root of a CUDA 13.x toolkit (the "
+     "folder that holds bin/nvcc) to get them"),
 ])
-def test_what_is_built_said_in_one_line(tree, tmp_path, env, summary):
+def test_what_is_built_said_in_one_line(tree, tmp_path, env, gpu, summary):
     root, path_env = _toolkit(tmp_path)
-    out = _setup(tree, env=dict(path_env, **env), prelude=CUDA_TORCH)
+    prelude = CUDA_TORCH.replace("lambda: False", f"lambda: {gpu}")
+    out = _setup(tree, env=dict(path_env, **env), prelude=prelude)
     assert out.returncode == 0, out.stderr
     said = [l for l in (out.stdout + out.stderr).splitlines() if "torch_sigmoid_ext: " in l]
     assert said == [f"torch_sigmoid_ext: building {summary.format(root=root)}"], said
