@@ -20,7 +20,7 @@ import torch_sigmoid_ext as tse
 from . import _cli, benchmark
 from . import _numerics as num
 
-# The documented bounds (README, "Guarantees"): max ULP for forward, backward.
+# The documented bounds (README, "Accuracy"): max ULP for forward, backward.
 BOUNDS = {
     torch.float32: (2.0, 3.0),
     torch.float64: (2.0, 3.0),
