@@ -8,10 +8,10 @@ inputs, which must share the placement of the output. sigmoid_ keeps its input's
 (it has no output of its own). sigmoid.out has no rule: register_sharding does not handle out=
 variants yet, so DTensor says so when it is called.
 
-Imported by the package once ``torch.distributed.tensor`` is, whichever is imported first (see
-__init__.py). Where ``torch.distributed.tensor.experimental.register_sharding`` does not exist,
-``AVAILABLE`` is False and DTensor inputs fall back to DTensor's own error for an op without a
-sharding rule.
+Imported by the package once ``torch.distributed.tensor`` is, whichever is imported first
+(see _dtensor_hook.py). Where ``torch.distributed.tensor.experimental.register_sharding`` does
+not exist, ``AVAILABLE`` is False and DTensor inputs fall back to DTensor's own error for an op
+without a sharding rule.
 """
 
 import torch
