@@ -17,7 +17,7 @@ import torch
 
 import torch_sigmoid_ext as tse
 
-from . import _cli, benchmark
+from . import _cli, accuracy, benchmark
 from . import _numerics as num
 
 # The documented bounds (README, "Accuracy"): max ULP for forward, backward.
@@ -113,23 +113,23 @@ def _bounds_text(bounds, fmt):
     return "; ".join(f"{fmt(bound)} for {' and '.join(names)}" for bound, names in dtypes.items())
 
 
+# The columns the accuracy tool's table shares, with their legends, written once there.
+_SHARED = {c.name: c for c in accuracy.FORWARD_COLUMNS}
 ACCURACY_COLUMNS = [
-    _cli.Column("dtype", "the dtype of input and output", align="<"),
-    _cli.Column("impl", "ours: torch_sigmoid_ext.sigmoid; torch: torch.sigmoid", align="<"),
+    _SHARED["dtype"],
+    _SHARED["impl"],
     _cli.Column("max abs err", "the largest |result - reference| where the reference is "
                 "finite", "{:.3e}"),
-    _cli.Column("max ULP", "the largest error in units in the last place of the dtype"),
-    _cli.Column("rounded", "the share of results that are the reference rounded once to the "
-                "dtype (correctly rounded)", "{:.2%}"),
-    _cli.Column("bwd max ULP", "the same as max ULP for sigmoid_backward(grad, y), against "
-                "grad * y * (1 - y) in extended precision from the same grad and y"),
+    _SHARED["max ULP"],
+    _SHARED["rounded"]._replace(fmt="{:.2%}"),
+    _SHARED["bwd max ULP"],
     _cli.Column("bounds", "for ours: ok where max ULP and bwd max ULP are within the documented "
                 "bounds (" + _bounds_text(BOUNDS, lambda b: f"{b[0]:g} and {b[1]:g}") +
                 "), else BROKEN, and compare exits 1; - for torch, which promises none",
                 align="<"),
 ]
 COMPLEX_COLUMNS = [
-    _cli.Column("dtype", "the dtype of input and output", align="<"),
+    _SHARED["dtype"],
     _cli.Column("max rel err", "the largest |ours - torch.sigmoid in complex128| over |the "
                 "latter|, where that is finite", "{:.2e}"),
     _cli.Column("bounds", "ok where max rel err is within " +
