@@ -1,4 +1,6 @@
-"""Build torch_sigmoid_ext against the torch that is installed.
+"""Build torch_sigmoid_ext. The C++ uses only torch's stable ABI, targeting TORCH_TARGET, so the
+library loads in that torch and every later one, whichever torch (at least TORCH_TARGET) it was
+compiled with.
 
     pip install --no-build-isolation .
 
@@ -47,6 +49,9 @@ logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 from torch.utils import cpp_extension  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+# The oldest torch the library loads in: every C++ file compiles with TORCH_TARGET_VERSION set
+# to it, which hides the stable API added later and makes every ATen and c10 header an error.
+TORCH_TARGET = (2, 10)
 # The architectures built without TORCH_CUDA_ARCH_LIST, cut to what the toolkit compiles
 # (CUDA 13 dropped everything before 7.5), with PTX for the newest so that later GPUs run it.
 DEFAULT_CUDA_ARCHS = ("7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
@@ -56,11 +61,12 @@ DEFAULT_CUDA_ARCHS = ("7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
 # Never -ffast-math: it breaks NaN handling and can switch flush-to-zero on for the process.
 # No -std: torch.utils.cpp_extension adds the standard the installed torch's headers need
 # (C++20 for recent torch, whose ATen headers refuse C++17; nvcc rejects a second -std).
-CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden"]
+TARGET_FLAG = f"-DTORCH_TARGET_VERSION=0x{TORCH_TARGET[0]:02x}{TORCH_TARGET[1]:02x}000000000000"
+CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden", TARGET_FLAG]
 # GCC 12 warns about its own AVX-512 intrinsics (_mm512_undefined_*) at every inlined load,
 # about 400 false positives that buried the one line that mattered when a build failed.
 GCC_FLAGS = ["-Wno-maybe-uninitialized"]
-NVCC_FLAGS = ["-O3", "--fmad=false"]
+NVCC_FLAGS = ["-O3", "--fmad=false", TARGET_FLAG]
 # TORCH_SIGMOID_EXT_SANITIZE=1: compiled and linked in, for the host code only.
 SANITIZE_FLAGS = [
     "-fsanitize=address,undefined",
@@ -227,9 +233,11 @@ class BuildExtension(cpp_extension.BuildExtension):
         package_dir = os.path.join(ROOT if self.inplace else self.build_lib, PACKAGE)
         path = os.path.join(package_dir, "_build_config.py")
         with open(path + ".tmp", "w") as f:
-            # Read at import time, before the native library loads, to refuse a mismatched torch.
+            # Read at import time, before the native library loads, to refuse a torch older than
+            # the target.
             f.write("# Written by setup.py once the native library has built.\n")
             f.write(f"TORCH_VERSION = {torch.__version__!r}\n")
+            f.write(f"TORCH_TARGET = {'.'.join(map(str, TORCH_TARGET))!r}\n")
             f.write(f"BUILD_SUMMARY = {self.summary!r}\n")
         os.replace(path + ".tmp", path)
 
@@ -248,6 +256,7 @@ def extension(compiler, cuda_home, archs):
             os.environ["TORCH_CUDA_ARCH_LIST"] = archs
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
         define_macros += [
+            ("USE_CUDA", None),  # the stable headers declare their CUDA calls only with it
             ("TORCH_SIGMOID_EXT_WITH_CUDA", None),
             ("TORCH_SIGMOID_EXT_CUDA_ARCHS", f'"{archs or "native"}"'),
         ]
@@ -259,10 +268,25 @@ def extension(compiler, cuda_home, archs):
         define_macros=define_macros,
         extra_compile_args=extra,
         extra_link_args=SANITIZE_FLAGS if sanitize else [],
+        # No Python C API in the library (torch.ops.load_library loads it): one build serves
+        # every CPython from 3.10 on.
+        py_limited_api=True,
     )
 
 
+def check_torch():
+    # The stable API of the target must be in the headers it compiles against.
+    from packaging.version import Version
+
+    if Version(torch.__version__).release[:2] < TORCH_TARGET:
+        target = ".".join(map(str, TORCH_TARGET))
+        fail(f"torch {torch.__version__} is installed, but building needs torch {target} or "
+             f"newer (the oldest torch this package supports). Install one, for example "
+             f"`pip install 'torch>={target}'`.")
+
+
 def main():
+    check_torch()
     compiler = check_compiler()
     cuda_home, archs = cuda_choice()
     if cuda_home is None:
@@ -275,6 +299,7 @@ def main():
         packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
         ext_modules=[extension(compiler, cuda_home, archs)],
         cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+        options={"bdist_wheel": {"py_limited_api": "cp310"}},
     )
 
 

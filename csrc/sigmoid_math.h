@@ -283,19 +283,31 @@ TSE_HOST_DEVICE V sigmoid_backward_formula(V g, V y) {
 }
 
 // Complex sigmoid and its backward, for c10::complex<float> and c10::complex<double>: ATen's
-// formulas, scalar only (complex tensors are rare). The includer includes c10/util/complex.h
-// before this header, so that std::exp and std::conj have its overloads, on host and device.
+// formulas, scalar only (complex tensors are rare). The includer includes
+// torch/headeronly/util/complex.h, whose type has the arithmetic but no exp: that comes from
+// std::complex on the host and thrust on the device, as c10's own complex_math does.
+template <typename C>
+TSE_HOST_DEVICE C complex_exp(C x) {
+  using T = decltype(x.real());
+#if defined(__CUDA_ARCH__)
+  return static_cast<C>(thrust::exp(static_cast<thrust::complex<T>>(x)));
+#else
+  return static_cast<C>(std::exp(static_cast<std::complex<T>>(x)));
+#endif
+}
+
 template <typename C>
 TSE_HOST_DEVICE C sigmoid_complex_formula(C x) {
   const C one(1);
-  return one / (one + std::exp(-x));
+  return one / (one + complex_exp(-x));
 }
 
 // d/dz sigmoid(z) = y * (1 - y); autograd's convention conjugates it for complex.
 template <typename C>
 TSE_HOST_DEVICE C sigmoid_backward_complex_formula(C g, C y) {
   const C one(1);
-  return g * std::conj((one - y) * y);
+  const C d = (one - y) * y;
+  return g * C(d.real(), -d.imag());
 }
 
 // 16-bit conversions, round to nearest even. NaN becomes a quiet NaN with the same sign and the

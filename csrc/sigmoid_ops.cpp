@@ -1,15 +1,18 @@
 #include "sigmoid_ops.h"
 
-#include <ATen/ATen.h>
-#include <ATen/EmptyTensor.h>
-#include <ATen/MemoryOverlap.h>
-#include <ATen/native/Resize.h>
-#include <c10/core/ScalarType.h>
-#include <c10/util/Exception.h>
+#include <torch/csrc/stable/ops.h>
+#include <torch/csrc/stable/stableivalue_conversions.h>
+#include <torch/headeronly/core/ScalarType.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -18,13 +21,180 @@
 namespace torch_sigmoid_ext {
 namespace {
 
-bool has_lazy_bits(const at::Tensor& t) { return t.is_conj() || t.is_neg(); }
+using torch::headeronly::ScalarType;
+using torch::stable::detail::from;
+using torch::stable::detail::to;
 
-// Kernels read raw memory, so a lazy conjugate or negation (x.conj(), torch._neg_view) is
-// materialized first. (Checked here: the two resolve calls are dispatcher round trips even
-// when they have nothing to do.)
-at::Tensor materialized(const at::Tensor& t) {
-  return has_lazy_bits(t) ? t.resolve_conj().resolve_neg() : t;
+// Our own check rather than STD_TORCH_CHECK, whose message starts with the C++ function, file
+// and line: a user reads the op, the problem and the remedy, nothing else.
+template <typename... Args>
+void check(bool ok, const Args&... message) {
+  if (!ok) {
+    std::ostringstream text;
+    (text << ... << message);
+    throw std::runtime_error(text.str());
+  }
+}
+
+// Names as Python prints them, for the messages.
+const char* dtype_name(ScalarType dtype) {
+  switch (dtype) {
+    case ScalarType::Float: return "torch.float32";
+    case ScalarType::Double: return "torch.float64";
+    case ScalarType::Half: return "torch.float16";
+    case ScalarType::BFloat16: return "torch.bfloat16";
+    case ScalarType::ComplexHalf: return "torch.complex32";
+    case ScalarType::ComplexFloat: return "torch.complex64";
+    case ScalarType::ComplexDouble: return "torch.complex128";
+    case ScalarType::Bool: return "torch.bool";
+    case ScalarType::Byte: return "torch.uint8";
+    case ScalarType::Char: return "torch.int8";
+    case ScalarType::Short: return "torch.int16";
+    case ScalarType::Int: return "torch.int32";
+    case ScalarType::Long: return "torch.int64";
+    default: return "a dtype this op does not know";
+  }
+}
+
+std::string device_name(const torch::stable::Device& device) {
+  std::string name;
+  switch (device.type()) {
+    case torch::headeronly::DeviceType::CPU: name = "cpu"; break;
+    case torch::headeronly::DeviceType::CUDA: name = "cuda"; break;
+    case torch::headeronly::DeviceType::Meta: name = "meta"; break;
+    default: name = "device type " + std::to_string(static_cast<int>(device.type())); break;
+  }
+  return device.has_index() ? name + ":" + std::to_string(device.index()) : name;
+}
+
+std::string shape_text(const Tensor& t) {
+  std::string text = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    text += (d ? ", " : "") + std::to_string(t.size(d));
+  }
+  return text + "]";
+}
+
+bool is_complex(ScalarType t) {
+  return t == ScalarType::ComplexHalf || t == ScalarType::ComplexFloat ||
+         t == ScalarType::ComplexDouble;
+}
+
+bool is_floating(ScalarType t) {
+  return t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half ||
+         t == ScalarType::BFloat16 || t == ScalarType::Float8_e5m2 ||
+         t == ScalarType::Float8_e4m3fn || t == ScalarType::Float8_e5m2fnuz ||
+         t == ScalarType::Float8_e4m3fnuz;
+}
+
+bool is_supported(ScalarType t) {
+  return t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half ||
+         t == ScalarType::BFloat16 || t == ScalarType::ComplexFloat ||
+         t == ScalarType::ComplexDouble;
+}
+
+// One boxed call into an ATen op that the stable headers do not wrap; the stack holds the
+// arguments in, the first return out.
+template <size_t N>
+void call_aten(const char* name, const char* overload, std::array<StableIValue, N>& stack) {
+  STABLE_TORCH_ERROR_CODE_CHECK(
+      torch_call_dispatcher(name, overload, stack.data(), TORCH_ABI_VERSION));
+}
+
+// Kernels read raw memory, so a lazy conjugate or negation (x.conj(), x.conj().imag) is
+// materialized first. Only complex tensors carry the conjugate bit.
+bool has_lazy_bits(const Tensor& t) {
+  std::array<StableIValue, 1> stack{from(t)};
+  if (is_complex(t.scalar_type())) {
+    call_aten("aten::is_conj", "", stack);
+    if (to<bool>(stack[0])) return true;
+    stack[0] = from(t);
+  }
+  call_aten("aten::is_neg", "", stack);
+  return to<bool>(stack[0]);
+}
+
+Tensor materialized(const Tensor& t) {
+  if (!has_lazy_bits(t)) return t;
+  std::array<StableIValue, 1> stack{from(t)};
+  call_aten("aten::resolve_conj", "", stack);
+  call_aten("aten::resolve_neg", "", stack);
+  return to<Tensor>(stack[0]);
+}
+
+// ATen's is_non_overlapping_and_dense, from the sizes and strides the stable tensor gives:
+// the elements fill one block of memory with no gaps and no element twice, in some order.
+bool is_dense(const Tensor& t) {
+  const auto sizes = t.sizes();
+  const auto strides = t.strides();
+  const int64_t n = t.dim();
+  if (n == 1) return sizes[0] < 2 || strides[0] == 1;
+  std::array<int64_t, 64> order{};
+  std::vector<int64_t> big;  // for tensors with more dimensions than anyone uses
+  int64_t* perm = order.data();
+  if (n > 64) {
+    big.resize(n);
+    perm = big.data();
+  }
+  std::iota(perm, perm + n, int64_t{0});
+  // Dimensions of size 0 or 1 last, the rest by increasing stride.
+  std::sort(perm, perm + n, [&](int64_t a, int64_t b) {
+    if (sizes[a] < 2 || sizes[b] < 2) return sizes[a] >= 2 && sizes[b] < 2;
+    return strides[a] < strides[b];
+  });
+  int64_t expected = 1;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t d = perm[i];
+    if (sizes[d] < 2) return true;
+    if (strides[d] != expected) return false;
+    expected *= sizes[d];
+  }
+  return true;
+}
+
+// Same sizes assumed: the same strides wherever a dimension has more than one element.
+bool same_strides(const Tensor& a, const Tensor& b) {
+  const auto sizes = a.sizes();
+  const auto sa = a.strides();
+  const auto sb = b.strides();
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (sizes[d] > 1 && sa[d] != sb[d]) return false;
+  }
+  return true;
+}
+
+bool same_sizes(const Tensor& a, const Tensor& b) {
+  if (a.dim() != b.dim()) return false;
+  const auto sa = a.sizes();
+  const auto sb = b.sizes();
+  return std::equal(sa.begin(), sa.end(), sb.begin());
+}
+
+// Two elements at one address: a dimension of stride 0 (an expanded view). Layouts that are
+// neither this nor dense are left alone, as ATen's has_internal_overlap does ("too hard").
+bool has_internal_overlap(const Tensor& t) {
+  const auto sizes = t.sizes();
+  const auto strides = t.strides();
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (sizes[d] > 1 && strides[d] == 0) return true;
+  }
+  return false;
+}
+
+enum class Overlap { kNone, kFull, kPartial, kTooHard };
+
+// ATen's get_overlap_status for dense tensors: the byte ranges they cover.
+Overlap overlap_status(const Tensor& a, const Tensor& b) {
+  if (a.numel() == 0 || b.numel() == 0) return Overlap::kNone;
+  if (!is_dense(a) || !is_dense(b)) return Overlap::kTooHard;
+  const auto a_begin = reinterpret_cast<uintptr_t>(a.data_ptr());
+  const auto b_begin = reinterpret_cast<uintptr_t>(b.data_ptr());
+  const uintptr_t a_end = a_begin + a.numel() * a.element_size();
+  const uintptr_t b_end = b_begin + b.numel() * b.element_size();
+  if (a_begin == b_begin && a_end == b_end) {
+    return same_sizes(a, b) && same_strides(a, b) ? Overlap::kFull : Overlap::kPartial;
+  }
+  return a_begin < b_end && b_begin < a_end ? Overlap::kPartial : Overlap::kNone;
 }
 
 #ifdef __linux__
@@ -40,30 +210,20 @@ bool huge_page_advice_enabled() {
 }
 #endif
 
-// A fresh output of 64 MiB or more is faulted in by the kernel's own writes, one 4 KiB page
-// at a time, which costs more than the sigmoid itself (64 MiB: 28 ms of faults against 4 ms of
-// work). Asking for transparent huge pages on the whole 2 MiB blocks inside it cuts that about
-// six-fold: float32 forward at 2^24 elements, 7 ms against torch's 23-33 ms. Below 64 MiB it
-// did not pay reliably: at 4 MiB glibc's malloc hands back blocks already faulted in, and
-// advising them measured slower (a 4 MiB backward, repeated: 142 against 91 us); at 32 MiB it
-// was 2.9x faster in a fresh process but 0.8x in the benchmark's, after many large
-// allocations. Advice only: nothing changes about the tensor or who frees it, and where the
-// kernel has no THP, or TORCH_SIGMOID_EXT_HUGE_PAGES=0, nothing happens. (torch does the same
-// for every allocation when THP_MEM_ALLOC_ENABLE=1 is set.)
-void advise_huge_pages(const at::Tensor& t) {
+// A fresh output of 64 MiB or more would be faulted in by the kernel's own writes one 4 KiB
+// page at a time, which costs more than the sigmoid itself; transparent huge pages cut that
+// (docs/speed.md has the figures). Advice only, and only on memory nobody has touched yet.
+// TORCH_SIGMOID_EXT_HUGE_PAGES=0 turns it off.
+void advise_huge_pages(const Tensor& t) {
 #ifdef __linux__
-  const size_t bytes = t.storage().nbytes();
-  if (bytes < kHugeAdviceMin || !huge_page_advice_enabled()) {
-    return;
-  }
-  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+  const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+  if (bytes < kHugeAdviceMin || !huge_page_advice_enabled()) return;
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
   const uintptr_t first = (begin + kHugePage - 1) & ~(kHugePage - 1);
   const uintptr_t last = (begin + bytes) & ~(kHugePage - 1);
-  if (first >= last) {
-    return;
-  }
-  // Only memory nobody has touched yet (another allocator may hand back a block it had
-  // before, already in 4 KiB pages): mincore says whether its first page is resident.
+  if (first >= last) return;
+  // Another allocator may hand back a block it had before, already in 4 KiB pages: mincore
+  // says whether its first page is resident.
   unsigned char resident = 0;
   if (mincore(reinterpret_cast<void*>(first), 4096, &resident) == 0 && (resident & 1) == 0) {
     (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
@@ -73,125 +233,151 @@ void advise_huge_pages(const at::Tensor& t) {
 #endif
 }
 
-// A result shaped like t: t's strides where t is dense (channels_last, transposed, ... stay
-// so), as empty_like(t, Preserve) gives, but on the CPU without the dispatcher's two round
-// trips (empty_like, then empty_strided), a quarter of a call's cost at 1024 elements.
-at::Tensor empty_result_like(const at::Tensor& t) {
-  if (!t.is_non_overlapping_and_dense()) {
-    return at::empty_like(t, at::MemoryFormat::Preserve);
-  }
-  if (t.device().is_cpu()) {
-    at::Tensor out = at::detail::empty_strided_cpu(t.sizes(), t.strides(), t.options());
-    advise_huge_pages(out);
-    return out;
-  }
-  return at::empty_strided(t.sizes(), t.strides(), t.options());
+// A new tensor with t's sizes and strides (t dense), dtype and device: one allocation, no
+// dispatcher round trip.
+Tensor empty_with_layout_of(const Tensor& t) {
+  const auto sizes = t.sizes();
+  const auto strides = t.strides();
+  const auto device = t.device();
+  AtenTensorHandle handle = nullptr;
+  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_empty_strided(
+      t.dim(), sizes.data(), strides.data(), static_cast<int32_t>(t.scalar_type()),
+      static_cast<int32_t>(device.type()), device.has_index() ? device.index() : 0, &handle));
+  Tensor out(handle);
+  if (device.is_cpu()) advise_huge_pages(out);
+  return out;
 }
 
-// As torch.sigmoid: integer and bool inputs give the default float dtype.
-c10::ScalarType result_dtype(const at::Tensor& self) {
-  const auto dtype = self.scalar_type();
-  if (c10::isFloatingType(dtype) || c10::isComplexType(dtype)) {
-    return dtype;
-  }
-  return c10::typeMetaToScalarType(c10::get_default_dtype());
+// t with the layout of like (dense, same sizes): t itself if it already has it, else a copy.
+Tensor with_layout_of(const Tensor& t, const Tensor& like) {
+  if (same_strides(t, like)) return t;
+  Tensor copy = empty_with_layout_of(like);
+  torch::stable::copy_(copy, t);
+  return copy;
 }
 
-void check_supported_dtype(c10::ScalarType dtype, const char* op, const char* name) {
-  TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
-                  dtype == at::kBFloat16 || dtype == at::kComplexFloat ||
-                  dtype == at::kComplexDouble,
-              "torch_sigmoid_ext.", op, ": ", name, " has dtype ", dtype,
-              ", which is not supported; use float32, float64, float16, bfloat16, complex64 or "
-              "complex128");
+// torch's default float dtype (torch.get_default_dtype()), which integer and bool inputs
+// give, as torch.sigmoid's do. Read from an empty tensor made with no dtype.
+ScalarType default_float_dtype() {
+  return torch::stable::empty({0}).scalar_type();
+}
+
+ScalarType result_dtype(ScalarType dtype) {
+  return is_floating(dtype) || is_complex(dtype) ? dtype : default_float_dtype();
+}
+
+// ATen's canCast for a floating or complex result: no complex into a real out, no floating
+// into an integer or bool out.
+bool can_cast_result(ScalarType result, ScalarType out) {
+  if (is_complex(result)) return is_complex(out);
+  return is_floating(out) || is_complex(out);
+}
+
+void check_supported_dtype(ScalarType dtype, const char* op, const char* name) {
+  check(is_supported(dtype), "torch_sigmoid_ext.", op, ": ", name, " has dtype ",
+        dtype_name(dtype),
+        ", which is not supported; use float32, float64, float16, bfloat16, complex64 or "
+        "complex128");
+}
+
+// The input as the kernel reads it: in the result's dtype, no lazy bits, dense.
+Tensor prepared_input(const Tensor& input, ScalarType dtype) {
+  Tensor t = input.scalar_type() == dtype ? materialized(input) : torch::stable::to(input, dtype);
+  return is_dense(t) ? t : torch::stable::contiguous(t);
 }
 
 }  // namespace
 
-at::Tensor sigmoid_with(ForwardKernel kernel, const at::Tensor& self) {
-  const auto dtype = result_dtype(self);
+Tensor sigmoid_with(ForwardKernel kernel, const Tensor& input) {
+  const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
-  const at::Tensor input = materialized(self.scalar_type() == dtype ? self : self.to(dtype));
-  at::Tensor out = empty_result_like(input);
-  if (out.numel() != 0) {
-    kernel(out, input);
-  }
+  const Tensor in = prepared_input(input, dtype);
+  Tensor out = empty_with_layout_of(in);
+  if (out.numel() != 0) kernel(out, in);
   return out;
 }
 
-at::Tensor& sigmoid_inplace_with(ForwardKernel kernel, at::Tensor& self) {
-  const auto dtype = self.scalar_type();
-  TORCH_CHECK(c10::isFloatingType(dtype) || c10::isComplexType(dtype),
-              "torch_sigmoid_ext.sigmoid_: in-place sigmoid needs a floating-point or complex "
-              "tensor, but got ",
-              dtype, "; use torch_sigmoid_ext.sigmoid(x), which returns a new tensor");
+void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
+  const ScalarType dtype = input.scalar_type();
+  check(is_floating(dtype) || is_complex(dtype),
+        "torch_sigmoid_ext.sigmoid_: in-place sigmoid needs a floating-point or complex tensor, "
+        "but got ",
+        dtype_name(dtype), "; use torch_sigmoid_ext.sigmoid(x), which returns a new tensor");
   check_supported_dtype(dtype, "sigmoid_", "the input");
-  TORCH_CHECK(at::has_internal_overlap(self) != at::MemOverlap::Yes,
-              "torch_sigmoid_ext.sigmoid_: the tensor has elements that share memory (an "
-              "expanded view?), so writing the result in place is ill-defined; call .clone() "
-              "first or use torch_sigmoid_ext.sigmoid(x)");
-  if (self.numel() == 0) {
-    return self;
-  }
-  if (has_lazy_bits(self)) {
-    self.copy_(sigmoid_with(kernel, self));  // copy_ writes through the lazy bit
+  check(!has_internal_overlap(input),
+        "torch_sigmoid_ext.sigmoid_: the tensor has elements that share memory (an expanded "
+        "view?), so writing the result in place is ill-defined; call .clone() first or use "
+        "torch_sigmoid_ext.sigmoid(x)");
+  if (input.numel() == 0) return;
+  if (is_dense(input) && !has_lazy_bits(input)) {
+    kernel(input, input);
   } else {
-    kernel(self, self);
+    Tensor target = input;
+    torch::stable::copy_(target, sigmoid_with(kernel, input));  // copy_ writes through lazy bits
   }
-  return self;
 }
 
-at::Tensor& sigmoid_out_with(ForwardKernel kernel, const at::Tensor& self, at::Tensor& out) {
+void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& out) {
   // Every check comes before the first write, so a failed call leaves out as it was.
-  TORCH_CHECK(out.device() == self.device(), "torch_sigmoid_ext.sigmoid: out is on ",
-              out.device(), " but the input is on ", self.device(),
-              "; pass an out tensor on the input's device");
-  const auto dtype = result_dtype(self);
+  check(out.device() == input.device(), "torch_sigmoid_ext.sigmoid: out is on ",
+        device_name(out.device()), " but the input is on ", device_name(input.device()),
+        "; pass an out tensor on the input's device");
+  const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
-  TORCH_CHECK(c10::canCast(dtype, out.scalar_type()),
-              "torch_sigmoid_ext.sigmoid: the result has dtype ", dtype,
-              ", which can't be cast to out's dtype ", out.scalar_type(),
-              "; pass a floating-point out tensor");
-  TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes,
-              "torch_sigmoid_ext.sigmoid: out has elements that share memory (an expanded "
-              "view?); pass a tensor that owns each of its elements");
-  const auto overlap = at::get_overlap_status(out, self);
-  TORCH_CHECK(overlap != at::MemOverlapStatus::Partial,
-              "torch_sigmoid_ext.sigmoid: out partially overlaps the input; pass a separate out "
-              "tensor, or the input itself to work in place");
-  const bool in_place = overlap == at::MemOverlapStatus::Full;
-  TORCH_CHECK(!in_place || out.scalar_type() == self.scalar_type(),
-              "torch_sigmoid_ext.sigmoid: out is the input viewed as another dtype; pass a "
-              "separate out tensor");
+  check(can_cast_result(dtype, out.scalar_type()), "torch_sigmoid_ext.sigmoid: the result has dtype ",
+        dtype_name(dtype), ", which can't be cast to out's dtype ", dtype_name(out.scalar_type()),
+        "; pass a floating-point out tensor");
+  check(!has_internal_overlap(out),
+        "torch_sigmoid_ext.sigmoid: out has elements that share memory (an expanded view?); pass "
+        "a tensor that owns each of its elements");
+  const Overlap overlap = overlap_status(out, input);
+  check(overlap != Overlap::kPartial,
+        "torch_sigmoid_ext.sigmoid: out partially overlaps the input; pass a separate out "
+        "tensor, or the input itself to work in place");
+  const bool in_place = overlap == Overlap::kFull;
+  check(!in_place || out.scalar_type() == input.scalar_type(),
+        "torch_sigmoid_ext.sigmoid: out is the input viewed as another dtype; pass a separate "
+        "out tensor");
 
-  at::native::resize_output(out, self.sizes());
-  if (out.numel() == 0) {
-    return out;
+  if (!same_sizes(out, input)) {
+    // torch's rule for out=: resized to the result's shape (the Autograd kernel in Python warns
+    // first when out had elements, as torch does).
+    std::array<StableIValue, 3> stack{from(out), from(input.sizes()),
+                                      from(std::optional<torch::headeronly::MemoryFormat>())};
+    call_aten("aten::resize_", "", stack);
+    (void)to<Tensor>(stack[0]);
   }
-  if (out.scalar_type() == dtype && !has_lazy_bits(out)) {
-    kernel(out, materialized(self.scalar_type() == dtype ? self : self.to(dtype)));
-  } else {
-    out.copy_(sigmoid_with(kernel, self));
+  if (out.numel() == 0) return;
+  if (in_place && is_dense(out) && !has_lazy_bits(out)) {
+    kernel(out, out);
+    return;
   }
-  return out;
+  if (out.scalar_type() == dtype && is_dense(out) && !has_lazy_bits(out)) {
+    const Tensor in = prepared_input(input, dtype);
+    kernel(out, with_layout_of(in, out));
+    return;
+  }
+  Tensor target = out;
+  torch::stable::copy_(target, sigmoid_with(kernel, input));
 }
 
-at::Tensor sigmoid_backward_with(BackwardKernel kernel, const at::Tensor& grad_output,
-                                 const at::Tensor& output) {
-  TORCH_CHECK(grad_output.device() == output.device(),
-              "torch_sigmoid_ext.sigmoid_backward: grad_output is on ", grad_output.device(),
-              " but output is on ", output.device(), "; move both to the same device");
-  TORCH_CHECK(grad_output.sizes() == output.sizes(),
-              "torch_sigmoid_ext.sigmoid_backward: grad_output has shape ", grad_output.sizes(),
-              " but output has shape ", output.sizes(), "; they must be the same shape");
-  TORCH_CHECK(grad_output.scalar_type() == output.scalar_type(),
-              "torch_sigmoid_ext.sigmoid_backward: grad_output has dtype ",
-              grad_output.scalar_type(), " but output has dtype ", output.scalar_type(),
-              "; they must have the same dtype");
+Tensor sigmoid_backward_with(BackwardKernel kernel, const Tensor& grad_output,
+                             const Tensor& output) {
+  check(grad_output.device() == output.device(),
+        "torch_sigmoid_ext.sigmoid_backward: grad_output is on ", device_name(grad_output.device()),
+        " but output is on ", device_name(output.device()), "; move both to the same device");
+  check(same_sizes(grad_output, output), "torch_sigmoid_ext.sigmoid_backward: grad_output has shape ",
+        shape_text(grad_output), " but output has shape ", shape_text(output),
+        "; they must be the same shape");
+  check(grad_output.scalar_type() == output.scalar_type(),
+        "torch_sigmoid_ext.sigmoid_backward: grad_output has dtype ",
+        dtype_name(grad_output.scalar_type()), " but output has dtype ",
+        dtype_name(output.scalar_type()), "; they must have the same dtype");
   check_supported_dtype(output.scalar_type(), "sigmoid_backward", "output");
-  at::Tensor grad_input = empty_result_like(output);
+  const Tensor y = prepared_input(output, output.scalar_type());
+  Tensor grad_input = empty_with_layout_of(y);
   if (grad_input.numel() != 0) {
-    kernel(grad_input, materialized(grad_output), materialized(output));
+    kernel(grad_input, with_layout_of(prepared_input(grad_output, y.scalar_type()), y), y);
   }
   return grad_input;
 }

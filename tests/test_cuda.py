@@ -165,7 +165,7 @@ def cpu_inputs(dtype):
 def test_forward_same_bits_as_cpu(dtype):
     x = cpu_inputs(dtype)
     assert_same_bits(tse.sigmoid(x.cuda()), tse.sigmoid(x))
-    # The unaligned and strided paths run the same formula.
+    # Unaligned and strided inputs (the strided one copied dense first) run the same formula.
     assert_same_bits(tse.sigmoid(x.cuda()[1:]), tse.sigmoid(x[1:]))
     assert_same_bits(tse.sigmoid(x.cuda()[::3]), tse.sigmoid(x[::3]))
 
@@ -242,7 +242,7 @@ def test_layouts(layout, dtype):
 
     g, yy = make_grad_and_output((3, 6, 7, 9), dtype)
     assert_backward_matches_cpu(_ops.sigmoid_backward(make(g), make(yy)), make(g), make(yy))
-    # grad_output and output with different strides: never the flat path.
+    # grad_output and output with different strides: one is copied to the other's layout.
     yy_other = yy.transpose(1, 2).contiguous().transpose(1, 2)
     assert_backward_matches_cpu(_ops.sigmoid_backward(make(g), make(yy_other)), make(g),
                                 make(yy_other))
@@ -352,7 +352,8 @@ def test_second_device():
 
 @pytest.mark.slow
 def test_more_than_2_to_the_31_elements():
-    # 16 GiB of float16: flat and strided paths both index past 2^31 elements.
+    # 16 GiB of float16 (x and y): the kernel indexes past 2^31 elements, also on the dense copy
+    # that a strided input gets.
     n = 2**32 + 34
     free, _ = torch.cuda.mem_get_info()
     if free < 24 * 2**30:
@@ -363,7 +364,7 @@ def test_more_than_2_to_the_31_elements():
     for s in probes:
         assert_same_bits(y[s], tse.sigmoid(x[s].cpu()))
     del y
-    strided = x[::2]  # 2^31 + 17 elements, not dense: the strided path
+    strided = x[::2]  # 2^31 + 17 elements, not dense: copied dense, then the same kernel
     y = tse.sigmoid(strided)
     for s in probes:
         assert_same_bits(y[s], tse.sigmoid(strided[s].cpu()))

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from test_ops import ULP_BOUNDS
 
 import torch_sigmoid_ext as tse
-from torch_sigmoid_ext import _C
+from torch_sigmoid_ext._extension import native
 from torch_sigmoid_ext import _numerics as num
 
 ops = torch.ops.torch_sigmoid_ext
@@ -126,11 +126,11 @@ def test_forward_against_torch_reference_and_contiguous(case):
     old = tse.build_info()["cpu_variant"]
     try:
         for variant in VARIANTS:
-            assert _C._set_cpu_variant(variant)
+            assert native.set_cpu_variant(variant)
             assert _same_bits(tse.sigmoid(x), y), variant
             assert _same_bits(tse.sigmoid(contiguous), y), variant
     finally:
-        _C._set_cpu_variant(old)
+        native.set_cpu_variant(old)
 
 
 @FUZZ

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import torch_sigmoid_ext as tse
-from torch_sigmoid_ext import _C
+from torch_sigmoid_ext._extension import native
 from torch_sigmoid_ext import _numerics as num
 
 ops = torch.ops.torch_sigmoid_ext
@@ -23,8 +23,8 @@ REAL = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 def variant():
     """Restores the variant in use after a test switches it."""
     original = tse.build_info()["cpu_variant"]
-    yield lambda name: _C._set_cpu_variant(name) or pytest.fail(f"cannot run {name}")
-    _C._set_cpu_variant(original)
+    yield lambda name: native.set_cpu_variant(name) or pytest.fail(f"cannot run {name}")
+    native.set_cpu_variant(original)
 
 
 def _same_bits(a, b):
@@ -43,7 +43,7 @@ def _sample(dtype, n=1 << 15):
 def test_generic_variant_is_always_available():
     assert "generic" in VARIANTS
     assert tse.build_info()["cpu_variant"] in VARIANTS
-    assert _C._set_cpu_variant("no-such-variant") is False
+    assert native.set_cpu_variant("no-such-variant") is False
 
 
 @pytest.mark.parametrize("name", [v for v in VARIANTS if v != "generic"])
@@ -114,9 +114,9 @@ def test_fast_and_full_paths_agree(variant, name, dtype):
 @pytest.fixture
 def streaming():
     """Lets a test set the call size (bytes touched) from which the kernels stream stores."""
-    original = _C._set_cpu_streaming_min_bytes(tse.build_info()["cpu_streaming_min_bytes"])
-    yield _C._set_cpu_streaming_min_bytes
-    _C._set_cpu_streaming_min_bytes(original)
+    original = native.set_cpu_streaming_min_bytes(tse.build_info()["cpu_streaming_min_bytes"])
+    yield native.set_cpu_streaming_min_bytes
+    native.set_cpu_streaming_min_bytes(original)
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -12,6 +12,7 @@ import torch
 
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext import __main__ as cli
+from torch_sigmoid_ext._extension import native
 from torch_sigmoid_ext import _cli, benchmark, compare
 
 PACKAGE_DIR = os.path.dirname(tse.__file__)
@@ -80,7 +81,7 @@ def test_code_run_at_load_uses_no_vector_extension():
     # AVX2, AVX-512: their mnemonics start with v). The avx512_bf16 table was once built by a
     # function compiled for AVX-512, which died of SIGILL on CPUs without it, and a CPU with it
     # never shows that.
-    dump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", tse._C.__file__],
+    dump = subprocess.run(["objdump", "-d", "--no-show-raw-insn", native.path],
                           capture_output=True, text=True, check=True).stdout
     bodies = dict(re.findall(r"^[0-9a-f]+ <([^>]+)>:\n(.*?)(?=\n\n|\Z)", dump, re.S | re.M))
     todo = [name for name in bodies if name.startswith("_GLOBAL__sub_I_")]

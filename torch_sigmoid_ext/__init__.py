@@ -2,8 +2,9 @@
 CUDA kernels. See the README for the API and the measured speed and accuracy."""
 
 # The native library first: it defines the ops that the modules below register kernels for.
-from ._extension import BUILD_SUMMARY as _BUILD_SUMMARY, _C  # isort: skip
+from . import _extension  # isort: skip
 from . import _fake  # noqa: F401  (registers the fake kernels)
+from . import _unsupported  # noqa: F401  (refuses sparse, quantized, nested, MKL-DNN by name)
 from . import autograd as _autograd  # noqa: F401  (registers the derivatives)
 from .autograd import SigmoidFunction
 from .functional import sigmoid, sigmoid_
@@ -14,11 +15,15 @@ __version__ = "0.1.0"
 
 
 def build_info() -> dict:
-    """How this build was made: the torch it was built against, whether CUDA kernels are in
-    it and for which architectures (``build``: what setup.py chose, and why), and the CPU
-    kernel variant in use."""
-    info = dict(_C.build_info())
-    info["build"] = _BUILD_SUMMARY
+    """How this build was made: the torch it was compiled with and the oldest it loads in
+    (``torch_target``), whether CUDA kernels are in it and for which architectures (``build``:
+    what setup.py chose, and why), and the CPU kernel variant in use."""
+    info = {
+        "torch_version": _extension.BUILT_TORCH_VERSION,
+        "torch_target": _extension.TORCH_TARGET,
+    }
+    info.update(_extension.native.build_info())
+    info["build"] = _extension.BUILD_SUMMARY
     info["version"] = __version__
     return info
 

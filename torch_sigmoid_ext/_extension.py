@@ -1,12 +1,15 @@
-"""Loads the native library, refusing a torch other than the one it was built against.
+"""Loads the native library: it registers the ops' schemas and CPU (and CUDA) kernels with torch.
 
-A C++ extension is tied to the exact torch it was compiled with. Loaded into another one it
-fails with an undefined symbol, or worse, runs with a mismatched ABI. So the version is
-checked first, from the file setup.py wrote at build time, and any failure to load becomes an
-ImportError that says how to rebuild. A source tree without the library says so, and names the
-installed copy it hides when Python finds the tree first (run from inside it).
+The library uses only torch's stable ABI, built for a target torch version (TORCH_TARGET in
+setup.py), so it loads in that torch and any later one, whichever torch it was compiled with.
+An older torch is refused here with an ImportError that says so. The library is no Python
+module: torch.ops.load_library loads it, and the few plain C functions it exports besides the
+ops (how it was built, the CPU-variant switch) are read through ctypes. A source tree without
+the library says so, and names the installed copy it hides when Python finds the tree first
+(run from inside it).
 """
 
+import ctypes
 import importlib.machinery
 import sys
 from pathlib import Path
@@ -15,10 +18,6 @@ import torch
 from packaging.version import Version
 
 _PACKAGE = __package__
-_REBUILD = (
-    "Rebuild it against the installed torch: "
-    "`pip install --no-build-isolation --no-deps --force-reinstall .` in the source tree."
-)
 
 
 def installed_copy(source, path=None):
@@ -69,9 +68,66 @@ def _not_built():
     return ImportError(not_built_message(_SOURCE, installed_copy(_SOURCE)))
 
 
+def find_library(folder):
+    """The native library in folder, or None: _C.abi3.so, as setup.py builds it, before a
+    library named for one Python that an older build may have left."""
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    for suffix in sorted(suffixes, key=lambda s: "abi3" not in s):
+        path = Path(folder) / f"_C{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+class NativeLibrary:
+    """The library's C functions besides the ops."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        lib = ctypes.CDLL(self.path)
+        text, int64 = ctypes.c_char_p, ctypes.c_int64
+        for name, restype, argtypes in [
+            ("with_cuda", ctypes.c_int, []),
+            ("cuda_archs", text, []),
+            ("compiler", text, []),
+            ("cpu_variant", text, []),
+            ("cpu_variants_supported", text, []),
+            ("set_cpu_variant", ctypes.c_int, [text]),
+            ("cpu_streaming_min_bytes", int64, []),
+            ("set_cpu_streaming_min_bytes", int64, [int64]),
+        ]:
+            fn = getattr(lib, f"torch_sigmoid_ext_{name}")
+            fn.restype, fn.argtypes = restype, argtypes
+        self._lib = lib
+
+    def _call(self, name, *args):
+        result = getattr(self._lib, f"torch_sigmoid_ext_{name}")(*args)
+        return result.decode() if isinstance(result, bytes) else result
+
+    def build_info(self):
+        archs = self._call("cuda_archs")
+        return {
+            "cuda": bool(self._call("with_cuda")),
+            "cuda_archs": [a for a in archs.split(";") if a],
+            "cpu_variant": self._call("cpu_variant"),
+            "cpu_variants_supported": self._call("cpu_variants_supported"),
+            "cpu_streaming_min_bytes": self._call("cpu_streaming_min_bytes"),
+            "compiler": self._call("compiler"),
+        }
+
+    def set_cpu_variant(self, name):
+        """Switches the CPU kernel variant for this process; False if this CPU cannot run it."""
+        return bool(self._call("set_cpu_variant", name.encode()))
+
+    def set_cpu_streaming_min_bytes(self, nbytes):
+        """Calls touching at least nbytes write with streaming stores; returns the old value."""
+        return self._call("set_cpu_streaming_min_bytes", int(nbytes))
+
+
 # Looked for in this folder only: an editable install's finder would otherwise hand out the
 # library of its own tree. Before the build config, which a source tree keeps from a build.
-if importlib.machinery.PathFinder.find_spec(f"{_PACKAGE}._C", [str(_SOURCE)]) is None:
+_PATH = find_library(_SOURCE)
+if _PATH is None:
     raise _not_built()
 
 try:
@@ -80,17 +136,21 @@ except ImportError as e:
     raise _not_built() from e
 
 BUILT_TORCH_VERSION = _build_config.TORCH_VERSION
+TORCH_TARGET = _build_config.TORCH_TARGET
 BUILD_SUMMARY = _build_config.BUILD_SUMMARY
 
-if Version(BUILT_TORCH_VERSION) != Version(torch.__version__):
+if Version(torch.__version__).release[:2] < Version(TORCH_TARGET).release[:2]:
     raise ImportError(
-        f"torch_sigmoid_ext was built against torch {BUILT_TORCH_VERSION}, but torch "
-        f"{torch.__version__} is installed. {_REBUILD}"
+        f"torch_sigmoid_ext needs torch {TORCH_TARGET} or newer, but torch {torch.__version__} "
+        f"is installed: the library uses torch's stable ABI as of {TORCH_TARGET}, which older "
+        f"torch lacks. Upgrade torch (`pip install -U 'torch>={TORCH_TARGET}'`)."
     )
 
 try:
-    from . import _C
-except ImportError as e:
+    torch.ops.load_library(str(_PATH))
+    native = NativeLibrary(_PATH)
+except (OSError, RuntimeError, AttributeError) as e:
     raise ImportError(
-        f"torch_sigmoid_ext: the native extension failed to load ({e}). {_REBUILD}"
+        f"torch_sigmoid_ext: the native library {_PATH} failed to load ({e}). Rebuild it: "
+        "`pip install --no-build-isolation --force-reinstall .` in the source tree."
     ) from e

@@ -28,7 +28,7 @@ import torch_sigmoid_ext as tse
 
 from . import _cli
 from . import _numerics as num
-from ._extension import _C
+from ._extension import native
 
 IMPLS = {"ours": tse.sigmoid, "torch": torch.sigmoid}
 BACKWARD = {
@@ -222,10 +222,10 @@ def check_paths(dtype, device):
         original = tse.build_info()["cpu_variant"]
         try:
             for v in tse.build_info()["cpu_variants_supported"].split(","):
-                _C._set_cpu_variant(v)
+                native.set_cpu_variant(v)
                 variants[v] = tse.sigmoid(x)
         finally:
-            _C._set_cpu_variant(original)
+            native.set_cpu_variant(original)
         base = variants.get("generic")
         for v, y in variants.items():
             if not _same_bits(y, base):

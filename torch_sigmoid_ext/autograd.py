@@ -1,23 +1,33 @@
-"""Autograd for the ops. The derivative is one op, sigmoid_backward, used everywhere:
+"""Autograd for the ops. The derivative is written once, here, and is one op, sigmoid_backward:
 
     y = sigmoid(x)                          dy/dx: grad -> sigmoid_backward(grad, y)
     sigmoid_backward(g, y) = g * y * (1 - y)
 
-The functional ops' autograd is registered in C++ (csrc/sigmoid_autograd.cpp), where a call
-through the dispatcher pays no Python: `torch.ops.torch_sigmoid_ext.sigmoid` and
-`torch_sigmoid_ext.sigmoid` under autograd use it, and it holds sigmoid_backward's own
-derivative (double backward). Here are `SigmoidFunction` (the same as an autograd.Function,
-public API) and the Autograd kernels of the in-place and out= ops.
-
 Only the output y is saved for backward, never the input x. For complex tensors the formulas
 carry conjugates as ATen's do.
+
+It reaches autograd three ways, all through `sigmoid_vjp`:
+- `torch.library.register_autograd` on the sigmoid op, for calls to
+  `torch.ops.torch_sigmoid_ext.sigmoid` and for torch.compile;
+- `SigmoidFunction`, the same as a public autograd.Function, which `torch_sigmoid_ext.sigmoid`
+  uses in eager mode: it skips the op's Python autograd kernel, half a training step's cost at
+  1024 elements (docs/speed.md);
+- the Autograd kernels of sigmoid_ and sigmoid.out below (register_autograd takes no op that
+  mutates).
+sigmoid_backward has its own derivative (double backward), also registered here.
 """
+
+import warnings
 
 import torch
 
-from ._extension import _C
-
 _ops = torch.ops.torch_sigmoid_ext
+
+
+def below_autograd():
+    """A context in which the ops dispatch straight to their kernels: for callers that have
+    already settled autograd, outside tracing (Dynamo cannot trace it)."""
+    return torch._C._AutoDispatchBelowAutograd()
 
 
 def no_autograd_needed(*tensors):
@@ -30,20 +40,19 @@ def no_autograd_needed(*tensors):
         for t in tensors:
             if t.requires_grad:
                 return False
-    # Only Dynamo must see the dispatcher op rather than the pybind call; make_fx and
-    # torch.export trace below Python and record the op either way (tests/test_compile.py).
     return not torch.compiler.is_dynamo_compiling()
 
 
 def sigmoid_vjp(grad, output):
     """Gradient of sigmoid at the input, from the saved output: grad * y * (1 - y)."""
     if no_autograd_needed(grad, output):  # a plain backward, not create_graph=True
-        return _C._sigmoid_backward_no_autograd(grad, output)
-    return _ops.sigmoid_backward(grad, output)
+        with below_autograd():
+            return _ops.sigmoid_backward.default(grad, output)
+    return _ops.sigmoid_backward.default(grad, output)  # recorded: double backward
 
 
 class SigmoidFunction(torch.autograd.Function):
-    """sigmoid as an autograd Function: runs the C++ op and saves only its output.
+    """sigmoid as an autograd Function: runs the op and saves only its output.
 
     (forward takes ctx rather than using a separate setup_context: Function.apply then skips
     binding default arguments with inspect.signature, a third of its per-call cost.)
@@ -51,7 +60,11 @@ class SigmoidFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x):
-        output = _ops.sigmoid(x) if torch.compiler.is_compiling() else _C._sigmoid_no_autograd(x)
+        if torch.compiler.is_compiling():
+            output = _ops.sigmoid.default(x)
+        else:
+            with below_autograd():
+                output = _ops.sigmoid.default(x)
         ctx.save_for_backward(output)
         return output
 
@@ -61,12 +74,38 @@ class SigmoidFunction(torch.autograd.Function):
         return sigmoid_vjp(grad, output)
 
 
+def _sigmoid_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(output)  # the output, never the input
+
+
+def _sigmoid_backward(ctx, grad):
+    (output,) = ctx.saved_tensors
+    return sigmoid_vjp(grad, output)
+
+
+def _sigmoid_backward_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)  # grad_output, output
+
+
+def _sigmoid_backward_backward(ctx, grad):
+    # sigmoid_backward(g, y) = g * conj(y (1 - y)):
+    #   d/dg = sigmoid_backward(grad, conj(y)),  d/dy = conj(grad) * g * (1 - 2 conj(y))
+    grad_output, output = ctx.saved_tensors
+    grad_grad_output = grad_output_grad = None
+    if ctx.needs_input_grad[0]:
+        grad_grad_output = _ops.sigmoid_backward.default(grad, output.conj())
+    if ctx.needs_input_grad[1]:
+        grad_output_grad = grad.conj() * grad_output * (1 - 2 * output.conj())
+    return grad_grad_output, grad_output_grad
+
+
 class SigmoidInplaceFunction(torch.autograd.Function):
     """sigmoid_ under autograd: the tensor is overwritten by its output, which is saved."""
 
     @staticmethod
     def forward(ctx, x):
-        _ops.sigmoid_(x)  # grad mode is off in here: the no-grad path of the kernel below
+        with below_autograd():
+            _ops.sigmoid_.default(x)
         ctx.mark_dirty(x)
         ctx.save_for_backward(x)
         return x
@@ -81,8 +120,9 @@ def _needs_grad(*tensors):
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def _bump_version(t):
-    # As ATen's in-place kernels do, so that autograd notices a saved tensor was overwritten.
+def bump_version(t):
+    # As ATen's in-place and out= kernels do, so that autograd notices a saved tensor was
+    # overwritten.
     if not t.is_inference():
         torch.autograd.graph.increment_version(t)
 
@@ -108,9 +148,9 @@ def _sigmoid__autograd(x):
         _check_inplace_allowed(x)
         SigmoidInplaceFunction.apply(x)  # mark_dirty bumps the version
         return
-    with torch._C._AutoDispatchBelowAutograd():
-        _ops.sigmoid_(x)
-    _bump_version(x)
+    with below_autograd():
+        _ops.sigmoid_.default(x)
+    bump_version(x)
 
 
 def _sigmoid_out_autograd(x, *, out):
@@ -120,14 +160,28 @@ def _sigmoid_out_autograd(x, *, out):
             "automatic differentiation, but one of the arguments requires grad; call it "
             "without out= to get a gradient"
         )
-    with torch._C._AutoDispatchBelowAutograd():
+    if out.numel() != 0 and out.shape != x.shape:
+        warnings.warn(  # torch's resize_output warning (the stable C++ API has no warnings)
+            f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
+            f"it had shape {list(out.shape)}, which does not match the required output shape "
+            f"{list(x.shape)}. As for torch's out= functions this is deprecated; resize out to "
+            "zero elements first (out.resize_(0)) to reuse it.",
+            UserWarning,
+            stacklevel=3,
+        )
+    with below_autograd():
         _ops.sigmoid.out(x, out=out)
-    _bump_version(out)
+    bump_version(out)
 
 
-# The functional ops' autograd, sigmoid's and sigmoid_backward's, is registered in C++
-# (csrc/sigmoid_autograd.cpp), where it costs no Python per call. The mutating ones get their
-# Autograd kernels here.
+torch.library.register_autograd(
+    "torch_sigmoid_ext::sigmoid", _sigmoid_backward, setup_context=_sigmoid_setup_context
+)
+torch.library.register_autograd(
+    "torch_sigmoid_ext::sigmoid_backward",
+    _sigmoid_backward_backward,
+    setup_context=_sigmoid_backward_setup_context,
+)
 _lib = torch.library.Library("torch_sigmoid_ext", "IMPL")
 _lib.impl("sigmoid_", _sigmoid__autograd, "Autograd")
 _lib.impl("sigmoid.out", _sigmoid_out_autograd, "Autograd")

@@ -3,8 +3,7 @@
 import torch
 from torch.overrides import handle_torch_function, has_torch_function, has_torch_function_unary
 
-from ._extension import _C
-from .autograd import no_autograd_needed
+from .autograd import SigmoidFunction, below_autograd, no_autograd_needed
 
 _ops = torch.ops.torch_sigmoid_ext
 
@@ -29,10 +28,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         if has_torch_function((input, out)):
             return handle_torch_function(sigmoid, (input, out), input, out=out)
         try:
-            if no_autograd_needed(input, out):
-                _C._sigmoid_out_no_autograd(input, out)
-            else:
-                _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
+            _ops.sigmoid.out(input, out=out)  # its Autograd kernel refuses a gradient
         except Exception:
             _check_tensors("sigmoid", input, out)
             raise
@@ -41,13 +37,14 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         return handle_torch_function(sigmoid, (input,), input)
     try:
         if no_autograd_needed(input):
-            # No gradient needed: straight to the kernel, past the Python autograd layer.
-            return _C._sigmoid_no_autograd(input)
+            # No gradient needed: the op below the autograd layer, whose Python kernel would
+            # cost more than the kernel itself at small sizes.
+            with below_autograd():
+                return _ops.sigmoid.default(input)
         if torch.compiler.is_compiling():
-            return _ops.sigmoid(input)  # Dynamo must see the op
-        # The op through the dispatcher, autograd (C++, csrc/sigmoid_autograd.cpp) included,
-        # as _ops.sigmoid(input) but without the Python layer of torch.ops.
-        return _C._sigmoid_with_autograd(input)
+            return _ops.sigmoid.default(input)  # Dynamo must see the op, and its autograd
+        # The same derivative as the op's, without the op's Python autograd kernel.
+        return SigmoidFunction.apply(input)
     except Exception:
         _check_tensors("sigmoid", input)
         raise
@@ -64,10 +61,7 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid_, (input,), input)
     try:
-        if no_autograd_needed(input):
-            _C._sigmoid__no_autograd(input)
-        else:
-            _ops.sigmoid_(input)  # traced, or recorded by autograd
+        _ops.sigmoid_.default(input)  # its Autograd kernel bumps the version, or records it
     except Exception:
         _check_tensors("sigmoid_", input)
         raise
