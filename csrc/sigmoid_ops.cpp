@@ -102,7 +102,9 @@ void call_aten(const char* name, const char* overload, std::array<StableIValue, 
 }
 
 // Kernels read raw memory, so a lazy conjugate or negation (x.conj(), x.conj().imag) is
-// materialized first. Only complex tensors carry the conjugate bit.
+// materialized first. Only the mutating ops see such tensors (torch_sigmoid_ext/_math_bits.py):
+// torch resolves the functional ops' arguments before they get here, so they skip these checks,
+// two dispatcher round trips. Only complex tensors carry the conjugate bit.
 bool has_lazy_bits(const Tensor& t) {
   std::array<StableIValue, 1> stack{from(t)};
   if (is_complex(t.scalar_type())) {
@@ -280,21 +282,33 @@ void check_supported_dtype(ScalarType dtype, const char* op, const char* name) {
         "complex128");
 }
 
+enum class Bits { kResolved, kMaybeLazy };
+
 // The input as the kernel reads it: in the result's dtype, no lazy bits, dense.
-Tensor prepared_input(const Tensor& input, ScalarType dtype) {
-  Tensor t = input.scalar_type() == dtype ? materialized(input) : torch::stable::to(input, dtype);
+Tensor prepared_input(const Tensor& input, ScalarType dtype, Bits bits) {
+  Tensor t = input.scalar_type() != dtype  ? torch::stable::to(input, dtype)
+             : bits == Bits::kMaybeLazy ? materialized(input)
+                                          : input;
   return is_dense(t) ? t : torch::stable::contiguous(t);
 }
 
 }  // namespace
 
-Tensor sigmoid_with(ForwardKernel kernel, const Tensor& input) {
+namespace {
+
+Tensor sigmoid_new(ForwardKernel kernel, const Tensor& input, Bits bits) {
   const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
-  const Tensor in = prepared_input(input, dtype);
+  const Tensor in = prepared_input(input, dtype, bits);
   Tensor out = empty_with_layout_of(in);
   if (out.numel() != 0) kernel(out, in);
   return out;
+}
+
+}  // namespace
+
+Tensor sigmoid_with(ForwardKernel kernel, const Tensor& input) {
+  return sigmoid_new(kernel, input, Bits::kResolved);
 }
 
 void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
@@ -313,7 +327,7 @@ void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
     kernel(input, input);
   } else {
     Tensor target = input;
-    torch::stable::copy_(target, sigmoid_with(kernel, input));  // copy_ writes through lazy bits
+    torch::stable::copy_(target, sigmoid_new(kernel, input, Bits::kMaybeLazy));  // through lazy bits
   }
 }
 
@@ -353,12 +367,12 @@ void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& o
     return;
   }
   if (out.scalar_type() == dtype && is_dense(out) && !has_lazy_bits(out)) {
-    const Tensor in = prepared_input(input, dtype);
+    const Tensor in = prepared_input(input, dtype, Bits::kMaybeLazy);
     kernel(out, with_layout_of(in, out));
     return;
   }
   Tensor target = out;
-  torch::stable::copy_(target, sigmoid_with(kernel, input));
+  torch::stable::copy_(target, sigmoid_new(kernel, input, Bits::kMaybeLazy));
 }
 
 Tensor sigmoid_backward_with(BackwardKernel kernel, const Tensor& grad_output,
@@ -374,10 +388,11 @@ Tensor sigmoid_backward_with(BackwardKernel kernel, const Tensor& grad_output,
         dtype_name(grad_output.scalar_type()), " but output has dtype ",
         dtype_name(output.scalar_type()), "; they must have the same dtype");
   check_supported_dtype(output.scalar_type(), "sigmoid_backward", "output");
-  const Tensor y = prepared_input(output, output.scalar_type());
+  const Tensor y = prepared_input(output, output.scalar_type(), Bits::kResolved);
   Tensor grad_input = empty_with_layout_of(y);
   if (grad_input.numel() != 0) {
-    kernel(grad_input, with_layout_of(prepared_input(grad_output, y.scalar_type()), y), y);
+    kernel(grad_input,
+           with_layout_of(prepared_input(grad_output, y.scalar_type(), Bits::kResolved), y), y);
   }
   return grad_input;
 }

@@ -1,4 +1,5 @@
-"""The package around the ops: build facts, refusing a mismatched torch, the command line."""
+"""The package around the ops: build facts, refusing a torch older than the target, the command
+line."""
 
 import io
 import os
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from packaging.version import Version
 
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext import __main__ as cli
@@ -66,7 +68,10 @@ def _check_tables(out, count):
 
 def test_build_info():
     info = tse.build_info()
-    assert info["torch_version"].split("+")[0] == torch.__version__.split("+")[0]
+    # Built with any torch from the target on; loaded in any torch from the target on.
+    assert info["torch_target"] == "2.10"
+    assert Version(info["torch_version"]) >= Version(info["torch_target"])
+    assert Version(torch.__version__) >= Version(info["torch_target"])
     assert info["cuda"] == bool(info["cuda_archs"])
     assert info["cpu_variant"] in info["cpu_variants_supported"].split(",")
     assert info["version"] == tse.__version__
@@ -98,14 +103,21 @@ def test_code_run_at_load_uses_no_vector_extension():
                  if c in bodies]
 
 
-def test_mismatched_torch_raises_import_error():
+def test_torch_older_than_the_target_raises_import_error():
     code = (
-        "import torch; torch.__version__ = '2.99.0'\n"
+        "import torch; torch.__version__ = '2.9.1'\n"
         "try:\n    import torch_sigmoid_ext\nexcept ImportError as e:\n    print('IE', e)\n"
     )
     out = _run(code)
-    assert "IE torch_sigmoid_ext was built against torch" in out.stdout, out.stderr
-    assert "2.99.0" in out.stdout and "Rebuild" in out.stdout
+    assert "IE torch_sigmoid_ext needs torch 2.10 or newer, but torch 2.9.1" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("version", ["2.10.0", "2.99.0"])
+def test_torch_from_the_target_on_is_accepted(version):
+    # One build loads in any torch from the target on, not only the one it was built with.
+    code = f"import torch; torch.__version__ = {version!r}\nimport torch_sigmoid_ext\nprint('ok')"
+    out = _run(code)
+    assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_unbuilt_source_tree_raises_import_error(tmp_path):

@@ -4,6 +4,7 @@ CUDA kernels. See the README for the API and the measured speed and accuracy."""
 # The native library first: it defines the ops that the modules below register kernels for.
 from . import _extension  # isort: skip
 from . import _fake  # noqa: F401  (registers the fake kernels)
+from . import _math_bits  # noqa: F401  (in place and out= through x.conj() and negative views)
 from . import _unsupported  # noqa: F401  (refuses sparse, quantized, nested, MKL-DNN by name)
 from . import autograd as _autograd  # noqa: F401  (registers the derivatives)
 from .autograd import SigmoidFunction

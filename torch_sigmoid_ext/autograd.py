@@ -160,7 +160,7 @@ def _sigmoid_out_autograd(x, *, out):
             "automatic differentiation, but one of the arguments requires grad; call it "
             "without out= to get a gradient"
         )
-    if out.numel() != 0 and out.shape != x.shape:
+    if not (x.is_nested or out.is_nested) and out.numel() != 0 and out.shape != x.shape:
         warnings.warn(  # torch's resize_output warning (the stable C++ API has no warnings)
             f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
             f"it had shape {list(out.shape)}, which does not match the required output shape "
