@@ -60,7 +60,7 @@ def test_export():
 
 
 def test_no_grad_fast_path_is_still_traced():
-    # Without a gradient, tse.sigmoid calls the kernel through pybind; tracers below Python
+    # Without a gradient, tse.sigmoid calls the op below the autograd layer; tracers below Python
     # (make_fx, torch.export in either mode) must still record the op.
     x = torch.randn(4, 5)
     for strict in (False, True):

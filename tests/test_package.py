@@ -103,6 +103,20 @@ def test_code_run_at_load_uses_no_vector_extension():
                  if c in bodies]
 
 
+@pytest.mark.skipif(shutil.which("nm") is None or shutil.which("c++filt") is None,
+                    reason="needs binutils' nm and c++filt")
+def test_library_needs_no_torch_cpp_symbol():
+    # The stable ABI's promise: only C functions of libtorch (aoti_torch_*, torch_*), none of
+    # its C++ API, whose symbols change between releases.
+    undefined = subprocess.run(["nm", "-D", "--undefined-only", native.path],
+                               capture_output=True, text=True, check=True).stdout
+    names = subprocess.run(["c++filt"], input=undefined, capture_output=True, text=True,
+                           check=True).stdout
+    cpp = [ln for ln in names.splitlines() if re.search(r"\b(at|c10|torch)::", ln)]
+    assert not cpp, "\n".join(cpp)
+    assert "aoti_torch_empty_strided" in names  # the check sees the library's imports
+
+
 def test_torch_older_than_the_target_raises_import_error():
     code = (
         "import torch; torch.__version__ = '2.9.1'\n"
