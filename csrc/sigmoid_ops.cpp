@@ -235,19 +235,59 @@ void advise_huge_pages(const Tensor& t) {
 #endif
 }
 
-// A new tensor with t's sizes and strides (t dense), dtype and device: one allocation, no
+// A new tensor of t's sizes, dtype and device with the given strides: one allocation, no
 // dispatcher round trip.
-Tensor empty_with_layout_of(const Tensor& t) {
-  const auto sizes = t.sizes();
-  const auto strides = t.strides();
+Tensor empty_strided_like(const Tensor& t, const int64_t* strides) {
   const auto device = t.device();
   AtenTensorHandle handle = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_empty_strided(
-      t.dim(), sizes.data(), strides.data(), static_cast<int32_t>(t.scalar_type()),
+      t.dim(), t.sizes().data(), strides, static_cast<int32_t>(t.scalar_type()),
       static_cast<int32_t>(device.type()), device.has_index() ? device.index() : 0, &handle));
   Tensor out(handle);
   if (device.is_cpu()) advise_huge_pages(out);
   return out;
+}
+
+// A new tensor with t's sizes and strides (t dense).
+Tensor empty_with_layout_of(const Tensor& t) { return empty_strided_like(t, t.strides().data()); }
+
+// A dense copy of t whose dimensions run in the same order in memory as t's, as ATen's
+// empty_like does for a tensor that is not dense: a transposed slice gives a transposed
+// result. Copying into that order reads and writes along the same rows; contiguous() would
+// walk t's columns, several times slower than the sigmoid itself.
+Tensor dense_copy(const Tensor& t) {
+  const int64_t n = t.dim();
+  const auto sizes = t.sizes();
+  const auto t_strides = t.strides();
+  // Innermost first, starting from the contiguous order (last dimension inmost) and moving a
+  // dimension inward past each one of larger stride; a stride of 0 decides nothing (an insertion
+  // sort, which keeps the undecided pairs as they were). Equal strides: the smaller size inside.
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = n - 1 - i;
+  const auto outer = [&](int64_t a, int64_t b) {  // 1: a belongs outside b; -1: inside; 0: either
+    if (t_strides[a] == 0 || t_strides[b] == 0) return 0;
+    if (t_strides[a] != t_strides[b]) return t_strides[a] < t_strides[b] ? -1 : 1;
+    return sizes[a] > sizes[b] ? 1 : 0;
+  };
+  for (int64_t i = 1; i < n; ++i) {
+    for (int64_t j = i; j > 0; --j) {
+      const int comparison = outer(order[j - 1], order[j]);
+      if (comparison > 0) {
+        std::swap(order[j - 1], order[j]);
+      } else if (comparison < 0) {
+        break;
+      }
+    }
+  }
+  std::vector<int64_t> strides(n);
+  int64_t expected = 1;
+  for (const int64_t d : order) {
+    strides[d] = expected;
+    if (sizes[d] > 1) expected *= sizes[d];
+  }
+  Tensor copy = empty_strided_like(t, strides.data());
+  torch::stable::copy_(copy, t);
+  return copy;
 }
 
 // t with the layout of like (dense, same sizes): t itself if it already has it, else a copy.
@@ -289,7 +329,7 @@ Tensor prepared_input(const Tensor& input, ScalarType dtype, Bits bits) {
   Tensor t = input.scalar_type() != dtype  ? torch::stable::to(input, dtype)
              : bits == Bits::kMaybeLazy ? materialized(input)
                                           : input;
-  return is_dense(t) ? t : torch::stable::contiguous(t);
+  return is_dense(t) ? t : dense_copy(t);
 }
 
 }  // namespace

@@ -127,6 +127,19 @@ def bump_version(t):
         torch.autograd.graph.increment_version(t)
 
 
+def warn_if_resized(x, out):
+    """torch's resize_output warning, which the stable C++ API cannot give."""
+    if not (x.is_nested or out.is_nested) and out.numel() != 0 and out.shape != x.shape:
+        warnings.warn(
+            f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
+            f"it had shape {list(out.shape)}, which does not match the required output shape "
+            f"{list(x.shape)}. As for torch's out= functions this is deprecated; resize out to "
+            "zero elements first (out.resize_(0)) to reuse it.",
+            UserWarning,
+            stacklevel=3,  # the caller of torch_sigmoid_ext.sigmoid
+        )
+
+
 def _check_inplace_allowed(x):
     # torch.sigmoid_'s rule, checked before anything is written so that a refused call leaves
     # the tensor as it was (autograd's own check comes after the kernel has run).
@@ -160,15 +173,7 @@ def _sigmoid_out_autograd(x, *, out):
             "automatic differentiation, but one of the arguments requires grad; call it "
             "without out= to get a gradient"
         )
-    if not (x.is_nested or out.is_nested) and out.numel() != 0 and out.shape != x.shape:
-        warnings.warn(  # torch's resize_output warning (the stable C++ API has no warnings)
-            f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
-            f"it had shape {list(out.shape)}, which does not match the required output shape "
-            f"{list(x.shape)}. As for torch's out= functions this is deprecated; resize out to "
-            "zero elements first (out.resize_(0)) to reuse it.",
-            UserWarning,
-            stacklevel=3,
-        )
+    warn_if_resized(x, out)
     with below_autograd():
         _ops.sigmoid.out(x, out=out)
     bump_version(out)

@@ -3,7 +3,13 @@
 import torch
 from torch.overrides import handle_torch_function, has_torch_function, has_torch_function_unary
 
-from .autograd import SigmoidFunction, below_autograd, no_autograd_needed
+from .autograd import (
+    SigmoidFunction,
+    below_autograd,
+    bump_version,
+    no_autograd_needed,
+    warn_if_resized,
+)
 
 _ops = torch.ops.torch_sigmoid_ext
 
@@ -28,7 +34,14 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         if has_torch_function((input, out)):
             return handle_torch_function(sigmoid, (input, out), input, out=out)
         try:
-            _ops.sigmoid.out(input, out=out)  # its Autograd kernel refuses a gradient
+            if no_autograd_needed(input, out):
+                # Past the op's Python Autograd kernel, which would only do these two steps.
+                warn_if_resized(input, out)
+                with below_autograd():
+                    _ops.sigmoid.out(input, out=out)
+                bump_version(out)
+            else:
+                _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
         except Exception:
             _check_tensors("sigmoid", input, out)
             raise
@@ -61,7 +74,12 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid_, (input,), input)
     try:
-        _ops.sigmoid_.default(input)  # its Autograd kernel bumps the version, or records it
+        if no_autograd_needed(input):
+            with below_autograd():  # past the op's Python Autograd kernel, as for out= above
+                _ops.sigmoid_.default(input)
+            bump_version(input)
+        else:
+            _ops.sigmoid_.default(input)  # traced, or recorded by autograd
     except Exception:
         _check_tensors("sigmoid_", input)
         raise
