@@ -114,7 +114,7 @@ def test_backward_uses_the_backward_op():
     x = torch.randn(8, requires_grad=True)
     y = tse.sigmoid(x)
     grad_fn = y.grad_fn
-    assert "SigmoidFunction" in grad_fn.name()  # the C++ autograd Function
+    assert "SigmoidFunction" in grad_fn.name()  # the public autograd.Function
     with torch.profiler.profile() as prof:
         y.sum().backward()
     names = {e.name for e in prof.events()}
