@@ -332,10 +332,6 @@ Tensor prepared_input(const Tensor& input, ScalarType dtype, Bits bits) {
   return is_dense(t) ? t : dense_copy(t);
 }
 
-}  // namespace
-
-namespace {
-
 Tensor sigmoid_new(ForwardKernel kernel, const Tensor& input, Bits bits) {
   const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
@@ -367,7 +363,8 @@ void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
     kernel(input, input);
   } else {
     Tensor target = input;
-    torch::stable::copy_(target, sigmoid_new(kernel, input, Bits::kMaybeLazy));  // through lazy bits
+    // copy_ writes through lazy bits.
+    torch::stable::copy_(target, sigmoid_new(kernel, input, Bits::kMaybeLazy));
   }
 }
 
@@ -394,8 +391,8 @@ void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& o
         "out tensor");
 
   if (!same_sizes(out, input)) {
-    // torch's rule for out=: resized to the result's shape (the Autograd kernel in Python warns
-    // first when out had elements, as torch does).
+    // torch's rule for out=: resized to the result's shape (Python warns first when out had
+    // elements, as torch does: the stable API has no warnings).
     std::array<StableIValue, 3> stack{from(out), from(input.sizes()),
                                       from(std::optional<torch::headeronly::MemoryFormat>())};
     call_aten("aten::resize_", "", stack);
