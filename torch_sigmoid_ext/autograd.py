@@ -136,7 +136,7 @@ def warn_if_resized(x, out):
             f"{list(x.shape)}. As for torch's out= functions this is deprecated; resize out to "
             "zero elements first (out.resize_(0)) to reuse it.",
             UserWarning,
-            stacklevel=3,  # the caller of torch_sigmoid_ext.sigmoid
+            stacklevel=4,  # the caller of torch_sigmoid_ext.sigmoid, past sigmoid_out_no_grad
         )
 
 
@@ -156,14 +156,27 @@ def _check_inplace_allowed(x):
         )
 
 
+def sigmoid__no_grad(x):
+    """sigmoid_ with nothing to record: the kernel, then the version bump ATen's would do."""
+    with below_autograd():
+        _ops.sigmoid_.default(x)
+    bump_version(x)
+
+
+def sigmoid_out_no_grad(x, out):
+    """sigmoid.out with nothing to record: torch's resize warning, the kernel, the bump."""
+    warn_if_resized(x, out)
+    with below_autograd():
+        _ops.sigmoid.out(x, out=out)
+    bump_version(out)
+
+
 def _sigmoid__autograd(x):
     if _needs_grad(x):
         _check_inplace_allowed(x)
         SigmoidInplaceFunction.apply(x)  # mark_dirty bumps the version
         return
-    with below_autograd():
-        _ops.sigmoid_.default(x)
-    bump_version(x)
+    sigmoid__no_grad(x)
 
 
 def _sigmoid_out_autograd(x, *, out):
@@ -173,10 +186,7 @@ def _sigmoid_out_autograd(x, *, out):
             "automatic differentiation, but one of the arguments requires grad; call it "
             "without out= to get a gradient"
         )
-    warn_if_resized(x, out)
-    with below_autograd():
-        _ops.sigmoid.out(x, out=out)
-    bump_version(out)
+    sigmoid_out_no_grad(x, out)
 
 
 torch.library.register_autograd(

@@ -6,9 +6,9 @@ from torch.overrides import handle_torch_function, has_torch_function, has_torch
 from .autograd import (
     SigmoidFunction,
     below_autograd,
-    bump_version,
     no_autograd_needed,
-    warn_if_resized,
+    sigmoid__no_grad,
+    sigmoid_out_no_grad,
 )
 
 _ops = torch.ops.torch_sigmoid_ext
@@ -35,11 +35,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
             return handle_torch_function(sigmoid, (input, out), input, out=out)
         try:
             if no_autograd_needed(input, out):
-                # Past the op's Python Autograd kernel, which would only do these two steps.
-                warn_if_resized(input, out)
-                with below_autograd():
-                    _ops.sigmoid.out(input, out=out)
-                bump_version(out)
+                sigmoid_out_no_grad(input, out)  # past the op's Python Autograd kernel
             else:
                 _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
         except Exception:
@@ -75,9 +71,7 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
         return handle_torch_function(sigmoid_, (input,), input)
     try:
         if no_autograd_needed(input):
-            with below_autograd():  # past the op's Python Autograd kernel, as for out= above
-                _ops.sigmoid_.default(input)
-            bump_version(input)
+            sigmoid__no_grad(input)  # past the op's Python Autograd kernel
         else:
             _ops.sigmoid_.default(input)  # traced, or recorded by autograd
     except Exception:
