@@ -1,114 +1,173 @@
-"""Autograd for the ops. The derivative is written once, here, and is one op, sigmoid_backward:
+"""torch's calling conventions for the ops, in Python (the stable ABI has no C++ autograd):
+autograd, forward-mode AD, vmap, version counters and the out=/in-place rules.
 
-    y = sigmoid(x)                          dy/dx: grad -> sigmoid_backward(grad, y)
-    sigmoid_backward(g, y) = g * y * (1 - y)
+The derivative is written once, as the op sigmoid_backward, and the tangent once, from it:
 
-Only the output y is saved for backward, never the input x. For complex tensors the formulas
-carry conjugates as ATen's do.
+    y = sigmoid(x)            backward: grad -> sigmoid_backward(grad, y)
+                              tangent:  t -> conj(sigmoid_backward(conj(t), y)) = t * y * (1 - y)
+    sigmoid_backward(g, y) = g * conj(y * (1 - y))
 
-It reaches autograd three ways, all through `sigmoid_vjp`:
-- `torch.library.register_autograd` on the sigmoid op, for calls to
-  `torch.ops.torch_sigmoid_ext.sigmoid` and for torch.compile;
-- `SigmoidFunction`, the same as a public autograd.Function, which `torch_sigmoid_ext.sigmoid`
-  uses in eager mode: it skips the op's Python autograd kernel, half a training step's cost at
-  1024 elements (docs/speed.md);
-- the Autograd kernels of sigmoid_ and sigmoid.out below (register_autograd takes no op that
-  mutates).
-sigmoid_backward has its own derivative (double backward), also registered here.
+Only the output y is saved, never the input x.
+
+Each op reaches autograd one way: its Autograd kernel below, which `torch.ops` calls, the
+dispatcher's other users (TorchScript, torch.compile, torch.export) and the public functions
+(functional.py, which skip the kernel's Python cost where they can). The kernel runs the op below
+autograd when `plain` says nothing needs to see the call; otherwise it applies the op's
+autograd.Function, which torch.func's transforms take as well. Batching rules sit on the ops
+(register_vmap), so vmap never loops over examples.
 """
 
 import warnings
 
 import torch
+from torch._functorch.utils import enable_single_level_autograd_function
+from torch.autograd import forward_ad
 
 _ops = torch.ops.torch_sigmoid_ext
+_AFTER_AUTOGRAD = torch._C._after_autograd_keyset
+_AFTER_AD_INPLACE_OR_VIEW = torch._C._after_ADInplaceOrView_keyset
+below_autograd = torch._C._AutoDispatchBelowAutograd
+below_ad_inplace_or_view = torch._C._AutoDispatchBelowADInplaceOrView
 
 
-def below_autograd():
-    """A context in which the ops dispatch straight to their kernels: for callers that have
-    already settled autograd, outside tracing (Dynamo cannot trace it)."""
-    return torch._C._AutoDispatchBelowAutograd()
-
-
-def no_autograd_needed(*tensors):
-    """True where the op can skip the autograd layer: nothing to record, and not tracing.
+def plain(*tensors):
+    """True where the ops can run below autograd: no gradient to record, no forward-AD level, no
+    torch.func transform, and Dynamo is not tracing. The one route decision.
 
     (On the path of every call, so written for speed: a generator and `any` cost half a
-    microsecond, a third of the whole call at 1024 elements.)
+    microsecond.)
     """
+    if torch.compiler.is_dynamo_compiling():
+        return False
     if torch.is_grad_enabled():
         for t in tensors:
             if t.requires_grad:
                 return False
-    return not torch.compiler.is_dynamo_compiling()
+    return forward_ad._current_level < 0 and not transforms_active()
+
+
+def _apply(function, *args):
+    """function applied at the current level: autograd records it and forward AD calls its jvp.
+    Past Function.apply, which binds default arguments with inspect.signature (as much again as
+    the rest of the call) and hands over to torch.func where a transform is active: the callers
+    are the ops' Autograd kernels, below the transforms' own dispatch keys, which have already
+    unwrapped the arguments, and the public functions where no transform is active."""
+    single_level_apply = super(torch.autograd.Function, function).apply
+    if transforms_active():
+        with enable_single_level_autograd_function():
+            return single_level_apply(*args)
+    return single_level_apply(*(torch._C._functorch.unwrap_if_dead(a) for a in args))
 
 
 def sigmoid_vjp(grad, output):
-    """Gradient of sigmoid at the input, from the saved output: grad * y * (1 - y)."""
-    if no_autograd_needed(grad, output):  # a plain backward, not create_graph=True
+    """The gradient at sigmoid's input from the saved output: sigmoid_backward(grad, output),
+    below autograd in a plain backward (not create_graph=True), where nothing records it."""
+    if plain(grad, output):
         with below_autograd():
             return _ops.sigmoid_backward.default(grad, output)
-    return _ops.sigmoid_backward.default(grad, output)  # recorded: double backward
+    return _ops.sigmoid_backward.default(grad, output)
+
+
+def _conj(t):
+    return t.conj() if t.is_complex() else t
 
 
 class SigmoidFunction(torch.autograd.Function):
-    """sigmoid as an autograd Function: runs the op and saves only its output.
+    """sigmoid as an autograd.Function: runs the op and saves only its output. Supports
+    backward (twice), forward-mode AD and every torch.func transform."""
 
-    (forward takes ctx rather than using a separate setup_context: Function.apply then skips
-    binding default arguments with inspect.signature, a third of its per-call cost.)
-    """
+    generate_vmap_rule = True  # the op has a batching rule, so the Function needs none of its own
 
     @staticmethod
-    def forward(ctx, x):
-        if torch.compiler.is_compiling():
-            output = _ops.sigmoid.default(x)
-        else:
-            with below_autograd():
-                output = _ops.sigmoid.default(x)
-        ctx.save_for_backward(output)
-        return output
+    def forward(input):
+        with below_autograd():
+            return _ops.sigmoid.default(input)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)  # the output, never the input
+        # For jvp only, which runs before apply returns: the output computed again from the input
+        # carries an outer level's tangent (jacfwd of jacfwd); the output given here does not.
+        ctx.save_for_forward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
         (output,) = ctx.saved_tensors
         return sigmoid_vjp(grad, output)
 
-
-def _sigmoid_setup_context(ctx, inputs, output):
-    ctx.save_for_backward(output)  # the output, never the input
-
-
-def _sigmoid_backward(ctx, grad):
-    (output,) = ctx.saved_tensors
-    return sigmoid_vjp(grad, output)
+    @staticmethod
+    def jvp(ctx, tangent):
+        (input,) = ctx.saved_tensors
+        output = _ops.sigmoid.default(input)
+        return _conj(_ops.sigmoid_backward.default(_conj(tangent), output))
 
 
-def _sigmoid_backward_setup_context(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)  # grad_output, output
+class _SigmoidUnderTransformsFunction(SigmoidFunction):
+    """SigmoidFunction for the op's Autograd kernel under torch.func's transforms: it saves the
+    input and recomputes the output in backward. Applied at one level below the transforms, a
+    saved output would carry no outer tangent (hessian would be 0); the input does."""
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        return _ops.sigmoid_backward.default(grad, _ops.sigmoid.default(input))
 
 
-def _sigmoid_backward_backward(ctx, grad):
-    # sigmoid_backward(g, y) = g * conj(y (1 - y)):
-    #   d/dg = sigmoid_backward(grad, conj(y)),  d/dy = conj(grad) * g * (1 - 2 conj(y))
-    grad_output, output = ctx.saved_tensors
-    grad_grad_output = grad_output_grad = None
-    if ctx.needs_input_grad[0]:
-        grad_grad_output = _ops.sigmoid_backward.default(grad, output.conj())
-    if ctx.needs_input_grad[1]:
-        grad_output_grad = grad.conj() * grad_output * (1 - 2 * output.conj())
-    return grad_grad_output, grad_output_grad
+class SigmoidBackwardFunction(torch.autograd.Function):
+    """sigmoid_backward(g, y) = g * conj(y (1 - y)) as an autograd.Function: double backward and
+    the tangent of a backward (hessian = jacfwd(jacrev))."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(grad_output, output):
+        with below_autograd():
+            return _ops.sigmoid_backward.default(grad_output, output)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # d/dg = sigmoid_backward(grad, conj(y)),  d/dy = conj(grad) * g * (1 - 2 conj(y))
+        grad_output, output = ctx.saved_tensors
+        grad_grad_output = grad_output_grad = None
+        if ctx.needs_input_grad[0]:
+            grad_grad_output = _ops.sigmoid_backward.default(grad, _conj(output))
+        if ctx.needs_input_grad[1]:
+            grad_output_grad = _conj(grad) * grad_output * (1 - 2 * _conj(output))
+        return grad_grad_output, grad_output_grad
+
+    @staticmethod
+    def jvp(ctx, grad_output_tangent, output_tangent):
+        grad_output, output = ctx.saved_tensors
+        tangent = None
+        if grad_output_tangent is not None:
+            tangent = _ops.sigmoid_backward.default(grad_output_tangent, output)
+        if output_tangent is not None:
+            term = _conj(output_tangent) * grad_output * (1 - 2 * _conj(output))
+            tangent = term if tangent is None else tangent + term
+        return tangent
 
 
 class SigmoidInplaceFunction(torch.autograd.Function):
-    """sigmoid_ under autograd: the tensor is overwritten by its output, which is saved."""
+    """sigmoid_ under autograd: the tensor is overwritten by its output, which is saved.
+    (forward takes ctx: with no setup_context, Function.apply binds no arguments.)"""
 
     @staticmethod
-    def forward(ctx, x):
-        with below_autograd():
-            _ops.sigmoid_.default(x)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
-        return x
+    def forward(ctx, input):
+        with below_ad_inplace_or_view():
+            _ops.sigmoid_.default(input)
+        ctx.mark_dirty(input)  # which bumps the version
+        ctx.save_for_backward(input)
+        return input
 
     @staticmethod
     def backward(ctx, grad):
@@ -116,34 +175,46 @@ class SigmoidInplaceFunction(torch.autograd.Function):
         return sigmoid_vjp(grad, output)
 
 
-def _needs_grad(*tensors):
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+def transforms_active():
+    return torch._C._are_functorch_transforms_active()
 
 
-def bump_version(t):
-    # As ATen's in-place and out= kernels do, so that autograd notices a saved tensor was
-    # overwritten.
-    if not t.is_inference():
-        torch.autograd.graph.increment_version(t)
+def sigmoid_autograd(input):
+    """sigmoid where autograd or forward AD must see it, at the current level."""
+    return _apply(SigmoidFunction, input)
 
 
-def warn_if_resized(x, out):
-    """torch's resize_output warning, which the stable C++ API cannot give."""
-    if not (x.is_nested or out.is_nested) and out.numel() != 0 and out.shape != x.shape:
-        warnings.warn(
-            f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
-            f"it had shape {list(out.shape)}, which does not match the required output shape "
-            f"{list(x.shape)}. As for torch's out= functions this is deprecated; resize out to "
-            "zero elements first (out.resize_(0)) to reuse it.",
-            UserWarning,
-            stacklevel=4,  # the caller of torch_sigmoid_ext.sigmoid, past sigmoid_out_no_grad
+def sigmoid__autograd(input):
+    """sigmoid_ where autograd, forward AD or a transform must see it, checked before anything
+    is written."""
+    if forward_ad._current_level >= 0 or transforms_active():
+        # The tangent and the transforms follow from the functional op and copy_.
+        return input.copy_(_ops.sigmoid.default(input))
+    _check_inplace_allowed(input)
+    return SigmoidInplaceFunction.apply(input)  # mark_dirty bumps the version
+
+
+def check_out_allowed(input, out):
+    """torch's out= rules under autograd: no gradient, no tangent through out=."""
+    if torch.is_grad_enabled() and (input.requires_grad or out.requires_grad):
+        raise RuntimeError(
+            "torch_sigmoid_ext.sigmoid(): functions with out=... arguments don't support "
+            "automatic differentiation, but one of the arguments requires grad; call it "
+            "without out= to get a gradient"
+        )
+    if forward_ad._current_level >= 0 and any(
+        forward_ad.unpack_dual(t).tangent is not None for t in (input, out)
+    ):
+        raise NotImplementedError(
+            "torch_sigmoid_ext.sigmoid(): forward AD does not support out=, as for torch's out= "
+            "functions; call it without out= to get a tangent"
         )
 
 
 def _check_inplace_allowed(x):
     # torch.sigmoid_'s rule, checked before anything is written so that a refused call leaves
     # the tensor as it was (autograd's own check comes after the kernel has run).
-    if x.is_leaf:
+    if x.requires_grad and x.is_leaf:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation "
             "(torch_sigmoid_ext.sigmoid_); apply it to a copy, or under torch.no_grad()"
@@ -156,47 +227,120 @@ def _check_inplace_allowed(x):
         )
 
 
-def sigmoid__no_grad(x):
-    """sigmoid_ with nothing to record: the kernel, then the version bump ATen's would do."""
-    with below_autograd():
-        _ops.sigmoid_.default(x)
-    bump_version(x)
-
-
-def sigmoid_out_no_grad(x, out):
-    """sigmoid.out with nothing to record: torch's resize warning, the kernel, the bump."""
-    warn_if_resized(x, out)
-    with below_autograd():
-        _ops.sigmoid.out(x, out=out)
-    bump_version(out)
-
-
-def _sigmoid__autograd(x):
-    if _needs_grad(x):
-        _check_inplace_allowed(x)
-        SigmoidInplaceFunction.apply(x)  # mark_dirty bumps the version
-        return
-    sigmoid__no_grad(x)
-
-
-def _sigmoid_out_autograd(x, *, out):
-    if _needs_grad(x, out):
+def check_mutable(t, op, name):
+    """torch's rule for writing into an inference tensor, checked before the write (torch's own
+    check comes after it)."""
+    if t.is_inference() and not torch.is_inference_mode_enabled():
         raise RuntimeError(
-            "torch_sigmoid_ext.sigmoid(): functions with out=... arguments don't support "
-            "automatic differentiation, but one of the arguments requires grad; call it "
-            "without out= to get a gradient"
+            f"torch_sigmoid_ext.{op}: {name} is an inference tensor, and an in-place update to "
+            "an inference tensor outside InferenceMode is not allowed; clone it first, or call "
+            "it inside torch.inference_mode()"
         )
-    sigmoid_out_no_grad(x, out)
 
 
-torch.library.register_autograd(
-    "torch_sigmoid_ext::sigmoid", _sigmoid_backward, setup_context=_sigmoid_setup_context
-)
-torch.library.register_autograd(
-    "torch_sigmoid_ext::sigmoid_backward",
-    _sigmoid_backward_backward,
-    setup_context=_sigmoid_backward_setup_context,
-)
+def mutated(t):
+    # As ATen's ADInplaceOrView kernels do, so that autograd notices a saved tensor was
+    # overwritten. Inference tensors have no version counter.
+    if not t.is_inference():
+        torch.autograd.graph.increment_version(t)
+
+
+def warn_if_resized(old_shape, x, out, stacklevel):
+    """torch's resize_output warning, which the stable C++ API cannot give; given once the call
+    has succeeded, so that a refused call does not warn."""
+    if old_shape != x.shape and 0 not in old_shape and not (x.is_nested or out.is_nested):
+        warnings.warn(
+            f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
+            f"it had shape {list(old_shape)}, which does not match the required output shape "
+            f"{list(x.shape)}. As for torch's out= functions this is deprecated; resize out to "
+            "zero elements first (out.resize_(0)) to reuse it.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
+# The Autograd kernels: what `torch.ops` and every other caller of the dispatcher gets.
+
+
+def _sigmoid_autograd_kernel(keyset, input):
+    if plain(input):
+        return _ops.sigmoid.default.redispatch(keyset & _AFTER_AUTOGRAD, input)
+    if transforms_active():
+        return _apply(_SigmoidUnderTransformsFunction, input)
+    return sigmoid_autograd(input)
+
+
+def _sigmoid_backward_autograd_kernel(keyset, grad_output, output):
+    if plain(grad_output, output):
+        return _ops.sigmoid_backward.default.redispatch(
+            keyset & _AFTER_AUTOGRAD, grad_output, output
+        )
+    return _apply(SigmoidBackwardFunction, grad_output, output)
+
+
+def _sigmoid__autograd_kernel(keyset, input):
+    if plain(input):
+        _ops.sigmoid_.default.redispatch(keyset & _AFTER_AUTOGRAD, input)
+    else:
+        sigmoid__autograd(input)
+
+
+def _sigmoid_out_autograd_kernel(keyset, input, *, out):
+    check_out_allowed(input, out)
+    _ops.sigmoid.out.redispatch(keyset & _AFTER_AUTOGRAD, input, out=out)
+
+
+# The ADInplaceOrView kernels of the mutating ops: the inference-tensor rule before the write,
+# the version bump and the resize warning after it, as ATen's.
+
+
+def _sigmoid__ad_inplace_or_view_kernel(keyset, input):
+    check_mutable(input, "sigmoid_", "the input")
+    _ops.sigmoid_.default.redispatch(keyset & _AFTER_AD_INPLACE_OR_VIEW, input)
+    mutated(input)
+
+
+def _sigmoid_out_ad_inplace_or_view_kernel(keyset, input, *, out):
+    check_mutable(out, "sigmoid", "out")
+    old_shape = out.shape
+    _ops.sigmoid.out.redispatch(keyset & _AFTER_AD_INPLACE_OR_VIEW, input, out=out)
+    mutated(out)
+    warn_if_resized(old_shape, input, out, stacklevel=2)
+
+
+# Batching rules: sigmoid is elementwise, so a batched input is one larger input.
+
+
+def _sigmoid_vmap(info, in_dims, input):
+    return _ops.sigmoid.default(input), in_dims[0]
+
+
+def _sigmoid_backward_vmap(info, in_dims, grad_output, output):
+    def batched_first(t, dim):
+        if dim is None:
+            return t.unsqueeze(0).expand(info.batch_size, *t.shape)
+        return t.movedim(dim, 0)
+
+    if in_dims[0] == in_dims[1]:
+        return _ops.sigmoid_backward.default(grad_output, output), in_dims[0]
+    grad_output = batched_first(grad_output, in_dims[0])
+    output = batched_first(output, in_dims[1])
+    return _ops.sigmoid_backward.default(grad_output, output), 0
+
+
 _lib = torch.library.Library("torch_sigmoid_ext", "IMPL")
-_lib.impl("sigmoid_", _sigmoid__autograd, "Autograd")
-_lib.impl("sigmoid.out", _sigmoid_out_autograd, "Autograd")
+for _name, _kernel in [
+    ("sigmoid", _sigmoid_autograd_kernel),
+    ("sigmoid_backward", _sigmoid_backward_autograd_kernel),
+    ("sigmoid_", _sigmoid__autograd_kernel),
+    ("sigmoid.out", _sigmoid_out_autograd_kernel),
+]:
+    _lib.impl(_name, _kernel, "Autograd", with_keyset=True)
+_lib.impl("sigmoid_", _sigmoid__ad_inplace_or_view_kernel, "ADInplaceOrView", with_keyset=True)
+_lib.impl(
+    "sigmoid.out", _sigmoid_out_ad_inplace_or_view_kernel, "ADInplaceOrView", with_keyset=True
+)
+torch.library.register_vmap("torch_sigmoid_ext::sigmoid", _sigmoid_vmap, lib=_lib)
+torch.library.register_vmap(
+    "torch_sigmoid_ext::sigmoid_backward", _sigmoid_backward_vmap, lib=_lib
+)

@@ -5,10 +5,16 @@ from torch.overrides import handle_torch_function, has_torch_function, has_torch
 
 from .autograd import (
     SigmoidFunction,
+    below_ad_inplace_or_view,
     below_autograd,
-    no_autograd_needed,
-    sigmoid__no_grad,
-    sigmoid_out_no_grad,
+    check_mutable,
+    check_out_allowed,
+    mutated,
+    plain,
+    sigmoid__autograd,
+    sigmoid_autograd,
+    transforms_active,
+    warn_if_resized,
 )
 
 _ops = torch.ops.torch_sigmoid_ext
@@ -26,7 +32,8 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
 
     Returns:
         A tensor of input's shape, and its strides when input is dense (channels_last stays
-        channels_last). Differentiable, including double backward; only the output is saved.
+        channels_last). Differentiable (twice), with forward-mode AD, ``torch.func`` transforms
+        and ``vmap``; only the output is saved. TorchScript compiles a call to it as the op.
     """
     # __torch_function__ first, as torch's own Python functions do: torch.fx tracing (its
     # Proxy is no tensor), TorchFunctionModes and tensor subclasses that override it.
@@ -34,10 +41,16 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         if has_torch_function((input, out)):
             return handle_torch_function(sigmoid, (input, out), input, out=out)
         try:
-            if no_autograd_needed(input, out):
-                sigmoid_out_no_grad(input, out)  # past the op's Python Autograd kernel
+            if plain(input, out):
+                check_mutable(out, "sigmoid", "out")
+                old_shape = out.shape
+                with below_ad_inplace_or_view():
+                    _ops.sigmoid.out(input, out=out)
+                mutated(out)
+                warn_if_resized(old_shape, input, out, stacklevel=2)
             else:
-                _ops.sigmoid.out(input, out=out)  # traced, or refused under autograd
+                check_out_allowed(input, out)
+                _ops.sigmoid.out(input, out=out)
         except Exception:
             _check_tensors("sigmoid", input, out)
             raise
@@ -45,15 +58,16 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid, (input,), input)
     try:
-        if no_autograd_needed(input):
-            # No gradient needed: the op below the autograd layer, whose Python kernel would
-            # cost more than the kernel itself at small sizes.
+        if plain(input):
+            # Nothing to record: the op below the autograd layer, whose Python kernel would cost
+            # more than the computation at small sizes.
             with below_autograd():
                 return _ops.sigmoid.default(input)
-        if torch.compiler.is_compiling():
-            return _ops.sigmoid.default(input)  # Dynamo must see the op, and its autograd
-        # The same derivative as the op's, without the op's Python autograd kernel.
-        return SigmoidFunction.apply(input)
+        if transforms_active():
+            return SigmoidFunction.apply(input)  # torch.func takes it level by level
+        if not _dispatch_needed():
+            return sigmoid_autograd(input)  # what the op's Autograd kernel does, without it
+        return _ops.sigmoid.default(input)
     except Exception:
         _check_tensors("sigmoid", input)
         raise
@@ -64,20 +78,43 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
 
     input must be floating-point or complex and must not have elements that share memory.
     Under autograd it follows torch's rules: allowed on a tensor that is not a leaf (the
-    overwritten values are the saved output), an error on a leaf that requires grad.
-    Returns input.
+    overwritten values are the saved output), an error on a leaf that requires grad. Forward AD
+    updates input's tangent. Returns input.
     """
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid_, (input,), input)
     try:
-        if no_autograd_needed(input):
-            sigmoid__no_grad(input)  # past the op's Python Autograd kernel
+        if plain(input):
+            check_mutable(input, "sigmoid_", "the input")
+            with below_ad_inplace_or_view():
+                _ops.sigmoid_.default(input)
+            mutated(input)
+        elif not _dispatch_needed():
+            sigmoid__autograd(input)
+        elif transforms_active():
+            input.copy_(SigmoidFunction.apply(input))  # which torch.func's transforms all handle
         else:
-            _ops.sigmoid_.default(input)  # traced, or recorded by autograd
+            _ops.sigmoid_.default(input)
     except Exception:
         _check_tensors("sigmoid_", input)
         raise
     return input
+
+
+def _dispatch_needed():
+    """Where the op must go through the dispatcher: for Dynamo and the TorchScript tracer to
+    record it, and for torch.func's transforms."""
+    return (
+        torch.compiler.is_dynamo_compiling()
+        or torch._C._get_tracing_state() is not None
+        or transforms_active()
+    )
+
+
+# TorchScript compiles a call to these functions as the op (they take keyword-only arguments and
+# try blocks, which it cannot compile). sigmoid_'s op returns nothing, as TorchScript then sees.
+torch.jit._builtins._register_builtin(sigmoid, "torch_sigmoid_ext::sigmoid")
+torch.jit._builtins._register_builtin(sigmoid_, "torch_sigmoid_ext::sigmoid_")
 
 
 def _check_tensors(op, input, out=None):

@@ -22,7 +22,10 @@ class Sigmoid(nn.Module):
         self.inplace = inplace
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return sigmoid_(input) if self.inplace else sigmoid(input)
+        if self.inplace:
+            sigmoid_(input)  # TorchScript sees the op, which returns nothing
+            return input
+        return sigmoid(input)
 
     def _get_name(self) -> str:
         # nn.Module's repr prints this; the package prefix tells it apart from nn.Sigmoid.
