@@ -63,11 +63,11 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
             # more than the computation at small sizes.
             with below_autograd():
                 return _ops.sigmoid.default(input)
+        if _recorded():
+            return _ops.sigmoid.default(input)
         if transforms_active():
             return SigmoidFunction.apply(input)  # torch.func takes it level by level
-        if not _dispatch_needed():
-            return sigmoid_autograd(input)  # what the op's Autograd kernel does, without it
-        return _ops.sigmoid.default(input)
+        return sigmoid_autograd(input)  # what the op's Autograd kernel does, without its cost
     except Exception:
         _check_tensors("sigmoid", input)
         raise
@@ -89,26 +89,21 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
             with below_ad_inplace_or_view():
                 _ops.sigmoid_.default(input)
             mutated(input)
-        elif not _dispatch_needed():
-            sigmoid__autograd(input)
+        elif _recorded():
+            _ops.sigmoid_.default(input)
         elif transforms_active():
             input.copy_(SigmoidFunction.apply(input))  # which torch.func's transforms all handle
         else:
-            _ops.sigmoid_.default(input)
+            sigmoid__autograd(input)
     except Exception:
         _check_tensors("sigmoid_", input)
         raise
     return input
 
 
-def _dispatch_needed():
-    """Where the op must go through the dispatcher: for Dynamo and the TorchScript tracer to
-    record it, and for torch.func's transforms."""
-    return (
-        torch.compiler.is_dynamo_compiling()
-        or torch._C._get_tracing_state() is not None
-        or transforms_active()
-    )
+def _recorded():
+    """Where Dynamo or the TorchScript tracer is recording: the op itself goes into the graph."""
+    return torch.compiler.is_dynamo_compiling() or torch._C._get_tracing_state() is not None
 
 
 # TorchScript compiles a call to these functions as the op (they take keyword-only arguments and
