@@ -104,7 +104,8 @@ def scalar(f):
 @pytest.mark.parametrize("call", CALLS)
 @pytest.mark.parametrize(
     "transform",
-    ["grad", "jacrev", "jacfwd", "hessian", "jacrev_jacrev", "vmap_grad", "vjp", "jvp"],
+    ["grad", "jacrev", "jacfwd", "hessian", "jacrev_jacrev", "jacfwd_jacfwd", "jacrev_jacfwd",
+     "jvp_jvp", "vmap_grad", "vjp", "jvp"],
 )
 def test_torch_func(transform, call):
     f = CALLS[call]
@@ -123,6 +124,12 @@ def test_torch_func(transform, call):
             return func.hessian(scalar(g))(x)
         if transform == "jacrev_jacrev":
             return func.jacrev(func.jacrev(scalar(g)))(x)
+        if transform == "jacfwd_jacfwd":
+            return func.jacfwd(func.jacfwd(scalar(g)))(x)
+        if transform == "jacrev_jacfwd":
+            return func.jacrev(func.jacfwd(scalar(g)))(x)
+        if transform == "jvp_jvp":
+            return func.jvp(lambda x: func.jvp(g, (x,), (t,))[1], (x,), (t,))[1]
         if transform == "vmap_grad":  # per-sample gradients
             return func.vmap(func.grad(scalar(g)))(x.reshape(5, 1).expand(5, 3).clone())
         if transform == "vjp":

@@ -76,7 +76,6 @@ class SigmoidFunction(torch.autograd.Function):
     """sigmoid as an autograd.Function: runs the op and saves only its output. Supports
     backward (twice), forward-mode AD and every torch.func transform."""
 
-    generate_vmap_rule = True  # the op has a batching rule, so the Function needs none of its own
 
     @staticmethod
     def forward(input):
@@ -84,6 +83,10 @@ class SigmoidFunction(torch.autograd.Function):
             return _ops.sigmoid.default(input)  # grad mode is off in here: no autograd
         with below_autograd():
             return _ops.sigmoid.default(input)
+
+    @staticmethod
+    def vmap(info, in_dims, input):
+        return sigmoid_vmap(info, in_dims, input)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -104,27 +107,9 @@ class SigmoidFunction(torch.autograd.Function):
         return _conj(_ops.sigmoid_backward.default(_conj(tangent), output))
 
 
-class _SigmoidUnderTransformsFunction(SigmoidFunction):
-    """SigmoidFunction for the op's Autograd kernel under torch.func's transforms: it saves the
-    input and recomputes the output in backward. Applied at one level below the transforms, a
-    saved output would carry no outer tangent (hessian would be 0); the input does."""
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-        ctx.save_for_forward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, grad):
-        (input,) = ctx.saved_tensors
-        return _ops.sigmoid_backward.default(grad, _ops.sigmoid.default(input))
-
-
 class SigmoidBackwardFunction(torch.autograd.Function):
     """sigmoid_backward(g, y) = g * conj(y (1 - y)) as an autograd.Function: double backward and
     the tangent of a backward (hessian = jacfwd(jacrev))."""
-
-    generate_vmap_rule = True
 
     @staticmethod
     def forward(grad_output, output):
@@ -132,6 +117,10 @@ class SigmoidBackwardFunction(torch.autograd.Function):
             return _ops.sigmoid_backward.default(grad_output, output)
         with below_autograd():
             return _ops.sigmoid_backward.default(grad_output, output)
+
+    @staticmethod
+    def vmap(info, in_dims, grad_output, output):
+        return sigmoid_backward_vmap(info, in_dims, grad_output, output)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -269,8 +258,6 @@ def warn_if_resized(old_shape, x, out, stacklevel):
 def _sigmoid_autograd_kernel(keyset, input):
     if plain(input):
         return _ops.sigmoid.default.redispatch(keyset & _AFTER_AUTOGRAD, input)
-    if transforms_active():
-        return _apply(_SigmoidUnderTransformsFunction, input)
     return sigmoid_autograd(input)
 
 
@@ -312,14 +299,31 @@ def _sigmoid_out_ad_inplace_or_view_kernel(keyset, input, *, out):
     warn_if_resized(old_shape, input, out, stacklevel=2)
 
 
+# torch.func's transforms take the ops as their autograd.Functions, level by level, before any
+# transform unwraps the arguments: applied at one level below the transforms, a Function's saved
+# tensors would carry no outer level's gradient or tangent (hessian would be 0).
+
+
+def _sigmoid_transforms_kernel(input):
+    return SigmoidFunction.apply(input)
+
+
+def _sigmoid_backward_transforms_kernel(grad_output, output):
+    return SigmoidBackwardFunction.apply(grad_output, output)
+
+
+def _sigmoid__transforms_kernel(input):
+    input.copy_(SigmoidFunction.apply(input))  # copy_ carries the transforms' rules
+
+
 # Batching rules: sigmoid is elementwise, so a batched input is one larger input.
 
 
-def _sigmoid_vmap(info, in_dims, input):
+def sigmoid_vmap(info, in_dims, input):
     return _ops.sigmoid.default(input), in_dims[0]
 
 
-def _sigmoid_backward_vmap(info, in_dims, grad_output, output):
+def sigmoid_backward_vmap(info, in_dims, grad_output, output):
     def batched_first(t, dim):
         if dim is None:
             return t.unsqueeze(0).expand(info.batch_size, *t.shape)
@@ -340,11 +344,17 @@ for _name, _kernel in [
     ("sigmoid.out", _sigmoid_out_autograd_kernel),
 ]:
     _lib.impl(_name, _kernel, "Autograd", with_keyset=True)
+for _name, _kernel in [
+    ("sigmoid", _sigmoid_transforms_kernel),
+    ("sigmoid_backward", _sigmoid_backward_transforms_kernel),
+    ("sigmoid_", _sigmoid__transforms_kernel),
+]:
+    _lib.impl(_name, _kernel, "FuncTorchDynamicLayerFrontMode")
 _lib.impl("sigmoid_", _sigmoid__ad_inplace_or_view_kernel, "ADInplaceOrView", with_keyset=True)
 _lib.impl(
     "sigmoid.out", _sigmoid_out_ad_inplace_or_view_kernel, "ADInplaceOrView", with_keyset=True
 )
-torch.library.register_vmap("torch_sigmoid_ext::sigmoid", _sigmoid_vmap, lib=_lib)
+torch.library.register_vmap("torch_sigmoid_ext::sigmoid", sigmoid_vmap, lib=_lib)
 torch.library.register_vmap(
-    "torch_sigmoid_ext::sigmoid_backward", _sigmoid_backward_vmap, lib=_lib
+    "torch_sigmoid_ext::sigmoid_backward", sigmoid_backward_vmap, lib=_lib
 )
