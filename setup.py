@@ -47,6 +47,7 @@ except ImportError:
 # GPU is visible; this file finds the toolkit itself (find_cuda_home) and says what it found.
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 from torch.utils import cpp_extension  # noqa: E402
+from torch.torch_version import TorchVersion  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # The oldest torch the library loads in: every C++ file compiles with TORCH_TARGET_VERSION set
@@ -275,11 +276,10 @@ def extension(compiler, cuda_home, archs):
 
 
 def check_torch():
-    # The stable API of the target must be in the headers it compiles against.
-    from packaging.version import Version
-
-    if Version(torch.__version__).release[:2] < TORCH_TARGET:
-        target = ".".join(map(str, TORCH_TARGET))
+    # The stable API of the target must be in the headers it compiles against. The floor is the
+    # target's first dev build, so its pre-releases and source builds (2.10.0a0+git...) pass.
+    target = ".".join(map(str, TORCH_TARGET))
+    if TorchVersion(torch.__version__) < TorchVersion(f"{target}.0.dev0"):
         fail(f"torch {torch.__version__} is installed, but building needs torch {target} or "
              f"newer (the oldest torch this package supports). Install one, for example "
              f"`pip install 'torch>={target}'`.")

@@ -97,8 +97,8 @@ bool is_supported(ScalarType t) {
 // arguments in, the first return out.
 template <size_t N>
 void call_aten(const char* name, const char* overload, std::array<StableIValue, N>& stack) {
-  STABLE_TORCH_ERROR_CODE_CHECK(
-      torch_call_dispatcher(name, overload, stack.data(), TORCH_ABI_VERSION));
+  check_shim(torch_call_dispatcher(name, overload, stack.data(), TORCH_ABI_VERSION),
+             "torch_call_dispatcher");
 }
 
 // Kernels read raw memory, so a lazy conjugate or negation (x.conj(), x.conj().imag) is
@@ -240,9 +240,11 @@ void advise_huge_pages(const Tensor& t) {
 Tensor empty_strided_like(const Tensor& t, const int64_t* strides) {
   const auto device = t.device();
   AtenTensorHandle handle = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_empty_strided(
-      t.dim(), t.sizes().data(), strides, static_cast<int32_t>(t.scalar_type()),
-      static_cast<int32_t>(device.type()), device.has_index() ? device.index() : 0, &handle));
+  check_shim(aoti_torch_empty_strided(t.dim(), t.sizes().data(), strides,
+                                      static_cast<int32_t>(t.scalar_type()),
+                                      static_cast<int32_t>(device.type()),
+                                      device.has_index() ? device.index() : 0, &handle),
+             "aoti_torch_empty_strided");
   Tensor out(handle);
   if (device.is_cpu()) advise_huge_pages(out);
   return out;

@@ -7,9 +7,21 @@
 
 #include <torch/csrc/stable/tensor.h>
 
+#include <stdexcept>
+#include <string>
+
 namespace torch_sigmoid_ext {
 
 using torch::stable::Tensor;
+
+// Throws unless a C shim call succeeded. Our own because torch's macro for this changed names
+// (TORCH_ERROR_CODE_CHECK in torch 2.10, STABLE_TORCH_ERROR_CODE_CHECK later), and these
+// sources compile against every torch from the target on.
+inline void check_shim(AOTITorchError error, const char* call) {
+  if (error != AOTI_TORCH_SUCCESS) {
+    throw std::runtime_error(std::string("torch_sigmoid_ext: torch's ") + call + " failed");
+  }
+}
 
 // Writes sigmoid(input) into out. Both have the same sizes, strides, dtype (floating or
 // complex) and device, and each covers one dense block of numel() elements starting at

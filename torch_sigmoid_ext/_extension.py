@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
-from packaging.version import Version
+from torch.torch_version import TorchVersion
 
 _PACKAGE = __package__
 
@@ -139,7 +139,8 @@ BUILT_TORCH_VERSION = _build_config.TORCH_VERSION
 TORCH_TARGET = _build_config.TORCH_TARGET
 BUILD_SUMMARY = _build_config.BUILD_SUMMARY
 
-if Version(torch.__version__).release[:2] < Version(TORCH_TARGET).release[:2]:
+# The floor is the target's first dev build, so its pre-releases and source builds load too.
+if TorchVersion(torch.__version__) < TorchVersion(f"{TORCH_TARGET}.0.dev0"):
     raise ImportError(
         f"torch_sigmoid_ext needs torch {TORCH_TARGET} or newer, but torch {torch.__version__} "
         f"is installed: the library uses torch's stable ABI as of {TORCH_TARGET}, which older "

@@ -188,7 +188,8 @@ int sm_count(DeviceIndex device) {
 // index), and the stable Stream gives the handle only from torch 2.13; the C shim does.
 cudaStream_t current_stream(DeviceIndex device) {
   void* stream = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(device, &stream));
+  check_shim(aoti_torch_get_current_cuda_stream(device, &stream),
+             "aoti_torch_get_current_cuda_stream");
   return static_cast<cudaStream_t>(stream);
 }
 
