@@ -28,12 +28,17 @@ using torch::stable::detail::to;
 // Our own check rather than STD_TORCH_CHECK, whose message starts with the C++ function, file
 // and line: a user reads the op, the problem and the remedy, nothing else.
 template <typename... Args>
+[[noreturn]] void fail(const Args&... message) {
+  std::ostringstream text;
+  (text << ... << message);
+  throw std::runtime_error(text.str());
+}
+
+// For messages of plain strings and names; a message that must be built (device_name,
+// shape_text) goes in `if (!ok) fail(...)`, so that a call that passes builds nothing.
+template <typename... Args>
 void check(bool ok, const Args&... message) {
-  if (!ok) {
-    std::ostringstream text;
-    (text << ... << message);
-    throw std::runtime_error(text.str());
-  }
+  if (!ok) fail(message...);
 }
 
 // Names as Python prints them, for the messages.
@@ -99,29 +104,6 @@ template <size_t N>
 void call_aten(const char* name, const char* overload, std::array<StableIValue, N>& stack) {
   check_shim(torch_call_dispatcher(name, overload, stack.data(), TORCH_ABI_VERSION),
              "torch_call_dispatcher");
-}
-
-// Kernels read raw memory, so a lazy conjugate or negation (x.conj(), x.conj().imag) is
-// materialized first. Only the mutating ops see such tensors (torch_sigmoid_ext/_math_bits.py):
-// torch resolves the functional ops' arguments before they get here, so they skip these checks,
-// two dispatcher round trips. Only complex tensors carry the conjugate bit.
-bool has_lazy_bits(const Tensor& t) {
-  std::array<StableIValue, 1> stack{from(t)};
-  if (is_complex(t.scalar_type())) {
-    call_aten("aten::is_conj", "", stack);
-    if (to<bool>(stack[0])) return true;
-    stack[0] = from(t);
-  }
-  call_aten("aten::is_neg", "", stack);
-  return to<bool>(stack[0]);
-}
-
-Tensor materialized(const Tensor& t) {
-  if (!has_lazy_bits(t)) return t;
-  std::array<StableIValue, 1> stack{from(t)};
-  call_aten("aten::resolve_conj", "", stack);
-  call_aten("aten::resolve_neg", "", stack);
-  return to<Tensor>(stack[0]);
 }
 
 // ATen's is_non_overlapping_and_dense, from the sizes and strides the stable tensor gives:
@@ -324,20 +306,18 @@ void check_supported_dtype(ScalarType dtype, const char* op, const char* name) {
         "complex128");
 }
 
-enum class Bits { kResolved, kMaybeLazy };
-
-// The input as the kernel reads it: in the result's dtype, no lazy bits, dense.
-Tensor prepared_input(const Tensor& input, ScalarType dtype, Bits bits) {
-  Tensor t = input.scalar_type() != dtype  ? torch::stable::to(input, dtype)
-             : bits == Bits::kMaybeLazy ? materialized(input)
-                                          : input;
+// The input as the kernel reads it: in the result's dtype, dense. (No lazy conjugate or negative
+// bit reaches the kernels: torch resolves them for the functional ops, and
+// torch_sigmoid_ext/_math_bits.py for the mutating ones.)
+Tensor prepared_input(const Tensor& input, ScalarType dtype) {
+  Tensor t = input.scalar_type() != dtype ? torch::stable::to(input, dtype) : input;
   return is_dense(t) ? t : dense_copy(t);
 }
 
-Tensor sigmoid_new(ForwardKernel kernel, const Tensor& input, Bits bits) {
+Tensor sigmoid_new(ForwardKernel kernel, const Tensor& input) {
   const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
-  const Tensor in = prepared_input(input, dtype, bits);
+  const Tensor in = prepared_input(input, dtype);
   Tensor out = empty_with_layout_of(in);
   if (out.numel() != 0) kernel(out, in);
   return out;
@@ -346,7 +326,7 @@ Tensor sigmoid_new(ForwardKernel kernel, const Tensor& input, Bits bits) {
 }  // namespace
 
 Tensor sigmoid_with(ForwardKernel kernel, const Tensor& input) {
-  return sigmoid_new(kernel, input, Bits::kResolved);
+  return sigmoid_new(kernel, input);
 }
 
 void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
@@ -361,20 +341,21 @@ void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
         "view?), so writing the result in place is ill-defined; call .clone() first or use "
         "torch_sigmoid_ext.sigmoid(x)");
   if (input.numel() == 0) return;
-  if (is_dense(input) && !has_lazy_bits(input)) {
+  if (is_dense(input)) {
     kernel(input, input);
   } else {
     Tensor target = input;
-    // copy_ writes through lazy bits.
-    torch::stable::copy_(target, sigmoid_new(kernel, input, Bits::kMaybeLazy));
+    torch::stable::copy_(target, sigmoid_new(kernel, input));
   }
 }
 
 void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& out) {
   // Every check comes before the first write, so a failed call leaves out as it was.
-  check(out.device() == input.device(), "torch_sigmoid_ext.sigmoid: out is on ",
-        device_name(out.device()), " but the input is on ", device_name(input.device()),
-        "; pass an out tensor on the input's device");
+  if (out.device() != input.device()) {
+    fail("torch_sigmoid_ext.sigmoid: out is on ", device_name(out.device()),
+         " but the input is on ", device_name(input.device()),
+         "; pass an out tensor on the input's device");
+  }
   const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
   check(can_cast_result(dtype, out.scalar_type()), "torch_sigmoid_ext.sigmoid: the result has dtype ",
@@ -401,37 +382,39 @@ void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& o
     (void)to<Tensor>(stack[0]);
   }
   if (out.numel() == 0) return;
-  if (in_place && is_dense(out) && !has_lazy_bits(out)) {
+  if (in_place && is_dense(out)) {
     kernel(out, out);
     return;
   }
-  if (out.scalar_type() == dtype && is_dense(out) && !has_lazy_bits(out)) {
-    const Tensor in = prepared_input(input, dtype, Bits::kMaybeLazy);
-    kernel(out, with_layout_of(in, out));
+  if (out.scalar_type() == dtype && is_dense(out)) {
+    kernel(out, with_layout_of(prepared_input(input, dtype), out));
     return;
   }
   Tensor target = out;
-  torch::stable::copy_(target, sigmoid_new(kernel, input, Bits::kMaybeLazy));
+  torch::stable::copy_(target, sigmoid_new(kernel, input));
 }
 
 Tensor sigmoid_backward_with(BackwardKernel kernel, const Tensor& grad_output,
                              const Tensor& output) {
-  check(grad_output.device() == output.device(),
-        "torch_sigmoid_ext.sigmoid_backward: grad_output is on ", device_name(grad_output.device()),
-        " but output is on ", device_name(output.device()), "; move both to the same device");
-  check(same_sizes(grad_output, output), "torch_sigmoid_ext.sigmoid_backward: grad_output has shape ",
-        shape_text(grad_output), " but output has shape ", shape_text(output),
-        "; they must be the same shape");
+  if (grad_output.device() != output.device()) {
+    fail("torch_sigmoid_ext.sigmoid_backward: grad_output is on ",
+         device_name(grad_output.device()), " but output is on ", device_name(output.device()),
+         "; move both to the same device");
+  }
+  if (!same_sizes(grad_output, output)) {
+    fail("torch_sigmoid_ext.sigmoid_backward: grad_output has shape ", shape_text(grad_output),
+         " but output has shape ", shape_text(output), "; they must be the same shape");
+  }
   check(grad_output.scalar_type() == output.scalar_type(),
         "torch_sigmoid_ext.sigmoid_backward: grad_output has dtype ",
         dtype_name(grad_output.scalar_type()), " but output has dtype ",
         dtype_name(output.scalar_type()), "; they must have the same dtype");
   check_supported_dtype(output.scalar_type(), "sigmoid_backward", "output");
-  const Tensor y = prepared_input(output, output.scalar_type(), Bits::kResolved);
+  const Tensor y = prepared_input(output, output.scalar_type());
   Tensor grad_input = empty_with_layout_of(y);
   if (grad_input.numel() != 0) {
     kernel(grad_input,
-           with_layout_of(prepared_input(grad_output, y.scalar_type(), Bits::kResolved), y), y);
+           with_layout_of(prepared_input(grad_output, y.scalar_type()), y), y);
   }
   return grad_input;
 }

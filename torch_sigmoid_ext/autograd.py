@@ -238,10 +238,16 @@ def mutated(t):
         torch.autograd.graph.increment_version(t)
 
 
+def shape_before(out):
+    """out's shape, for warn_if_resized; None for a nested tensor, which has none (the op refuses
+    it)."""
+    return None if out.is_nested else out.shape
+
+
 def warn_if_resized(old_shape, x, out, stacklevel):
     """torch's resize_output warning, which the stable C++ API cannot give; given once the call
     has succeeded, so that a refused call does not warn."""
-    if old_shape != x.shape and 0 not in old_shape and not (x.is_nested or out.is_nested):
+    if old_shape is not None and old_shape != x.shape and 0 not in old_shape:
         warnings.warn(
             f"torch_sigmoid_ext.sigmoid: an output with one or more elements was resized since "
             f"it had shape {list(old_shape)}, which does not match the required output shape "
@@ -293,7 +299,7 @@ def _sigmoid__ad_inplace_or_view_kernel(keyset, input):
 
 def _sigmoid_out_ad_inplace_or_view_kernel(keyset, input, *, out):
     check_mutable(out, "sigmoid", "out")
-    old_shape = out.shape
+    old_shape = shape_before(out)
     _ops.sigmoid.out.redispatch(keyset & _AFTER_AD_INPLACE_OR_VIEW, input, out=out)
     mutated(out)
     warn_if_resized(old_shape, input, out, stacklevel=2)

@@ -12,6 +12,7 @@ from .autograd import (
     mutated,
     plain,
     sigmoid__autograd,
+    shape_before,
     sigmoid_autograd,
     transforms_active,
     warn_if_resized,
@@ -43,7 +44,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         try:
             if plain(input, out):
                 check_mutable(out, "sigmoid", "out")
-                old_shape = out.shape
+                old_shape = shape_before(out)
                 with below_ad_inplace_or_view():
                     _ops.sigmoid.out(input, out=out)
                 mutated(out)
