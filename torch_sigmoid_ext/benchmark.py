@@ -599,7 +599,7 @@ PER_CALL_COLUMNS = (
     _cli.Column("ours us", "our median time per call over the rounds, in microseconds",
                 "{:.2f}"),
     _cli.Column("ours/torch", "the median over the rounds of our time over torch's, each round "
-                "timing both back to back (below 1: ours is faster)", "{:.2f}"),
+                "timing both back to back (below 1: ours is faster)", "{:.3f}"),
     _cli.Column("range", "the lowest and highest of the rounds' ratios"),
     _cli.Column("bound", "the most ours/torch should be; - where none is set", "{:.2f}"),
     _cli.Column("met", "whether ours/torch is within the bound", align="<"),
@@ -615,7 +615,7 @@ def print_per_call(rows):
             continue
         met = "-" if row["met"] == "" else ("yes" if row["met"] else "no")
         cells.append((str(row["row"]), row["call"], row["torch_us"], row["ours_us"], row["ratio"],
-                      f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}", bound, met))
+                      f"{row['ratio_min']:.3f}-{row['ratio_max']:.3f}", bound, met))
     print(_cli.table(PER_CALL_COLUMNS, cells))
     for row in rows:
         if row["failed"]:
