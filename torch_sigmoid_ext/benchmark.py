@@ -635,7 +635,7 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=7, help="interleaved samples per measurement")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds per sample (default: 0.02; with --per-call, seconds per timing "
-                   "of one side, the best of 3 taken: 0.005)")
+                   "of one side, the best of 3 taken: 0.01)")
     p.add_argument("--quick", action="store_true",
                    help="float32 and bfloat16 at 2^10, 2^16, 2^20, all threads: under a minute")
     p.add_argument("--per-call", action="store_true",
@@ -655,7 +655,7 @@ def main(argv=None):
     if args.per_call:
         if args.device != "cpu":
             p.error("--per-call measures the CPU only; leave out --device")
-        args.min_time = 0.005 if args.min_time is None else args.min_time
+        args.min_time = 0.01 if args.min_time is None else args.min_time
         return main_per_call(args)
     args.min_time = 0.02 if args.min_time is None else args.min_time
     args.csv = args.csv or "benchmark.csv"
