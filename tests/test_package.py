@@ -278,6 +278,31 @@ def test_benchmark_quick_mode(tmp_path):
     assert len(table_rows) == 2 * 3 * 4
 
 
+
+def test_benchmark_per_call_prints_every_row(tmp_path):
+    # A smoke test: one short round per row, the compile rows left out to stay quick; it
+    # asserts no speed.
+    csv_path = tmp_path / "per_call.csv"
+    out = _tool("benchmark", "--per-call", "--rounds", "1", "--min-time", "0.0002",
+                "--no-compile", "--csv", str(csv_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "CPU flags: avx" in out.stdout or "CPU flags: neither" in out.stdout, out.stdout
+    [(header, table_rows, _)] = _check_tables(out, 1)
+    expected = [row for row in benchmark.PER_CALL_ROWS if not row.compiled]
+    assert [row[header.index("call")] for row in table_rows] == [r.call for r in expected]
+    for cells, row in zip(table_rows, expected):
+        assert re.fullmatch(r"\d+\.\d{3}", cells[header.index("ours/torch")]), cells
+        assert cells[header.index("met")] in (("yes", "no") if row.bound else ("-",)), cells
+    assert len(csv_path.read_text().splitlines()) == 1 + len(expected)
+
+
+def test_benchmark_per_call_help_shows_the_defaults():
+    out = _tool("benchmark", "--help")
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())  # argparse wraps to the terminal's width
+    assert "--per-call" in text and "--no-compile" in text
+    assert "rounds per row (default: 15)" in text, text
+
 def test_accuracy_command_quick(tmp_path):
     out = _tool("accuracy", "--quick", "--dtypes", "float16", "bfloat16", "--device", "cpu",
                 "--json", str(tmp_path / "accuracy.json"))

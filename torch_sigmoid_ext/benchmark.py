@@ -11,9 +11,15 @@ is printed as "noisy", not as a figure.
 
 Results: a table on stdout, one CSV row per measurement (with the machine, torch version,
 package version and commit beside it), and a PNG plot when matplotlib is installed.
+
+--per-call instead times the fixed cost of one call, where Python and the dispatcher, not the
+kernel, take the time: 1024 float32 elements on one thread, each of our calls (PER_CALL_ROWS)
+against torch's counterpart in interleaved rounds, with the ratio ours/torch each row should
+stay within.
 """
 
 import argparse
+import copy
 import csv
 import itertools
 import os
@@ -22,9 +28,11 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Callable, NamedTuple, Optional
 
 import torch
 import torch.utils.benchmark as tbench
+from torch import nn
 
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext.autograd import sigmoid_vjp
@@ -344,6 +352,276 @@ def write_plot(rows, path):
     return True
 
 
+# --- Per call: the fixed cost of one call at a small size (--per-call) ----------------------
+
+PER_CALL_SIZE = 1024  # float32 elements: small enough that the call, not the kernel, is timed
+
+
+class _SqueezeExcitation(nn.Module):
+    """Scales each channel by a sigmoid gate computed from the channel means."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.squeeze = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, channels // 4, 1), nn.ReLU(),
+            nn.Conv2d(channels // 4, channels, 1), nn.Sigmoid())
+
+    def forward(self, features):
+        return features * self.squeeze(features)
+
+
+def se_cnn(classes=10):
+    """A small CNN for 3x32x32 images: three blocks of conv (stride 2), BatchNorm, SiLU and a
+    squeeze-excitation gate, then global pooling and a linear classifier."""
+    blocks = []
+    for in_channels, out_channels in ((3, 16), (16, 32), (32, 64)):
+        blocks += [nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1, bias=False),
+                   nn.BatchNorm2d(out_channels), nn.SiLU(), _SqueezeExcitation(out_channels)]
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+
+
+def _sigmoid_times_two_ours(x):
+    return tse.sigmoid(x) * 2
+
+
+def _sigmoid_times_two_torch(x):
+    return torch.sigmoid(x) * 2
+
+
+class PerCallInputs:
+    """The tensors every per-call row uses: PER_CALL_SIZE float32 elements each."""
+
+    def __init__(self):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(PER_CALL_SIZE, generator=generator)
+        self.x_grad = self.x.clone().requires_grad_()  # a leaf that requires grad
+        self.grad = torch.randn(PER_CALL_SIZE, generator=generator)
+        self.y = torch.sigmoid(self.x)
+        self.out = torch.empty_like(self.x)
+
+
+def _functional(inputs):
+    """The public function with grad mode on and an input that needs no gradient: the call a
+    user writes, through our fast path that skips autograd."""
+    x = inputs.x
+    return lambda: tse.sigmoid(x), lambda: torch.sigmoid(x)
+
+
+def _op(inputs):
+    """The op through torch.ops against aten's, each as it dispatches in the row's grad mode:
+    the cost of torch.ops and, with grad mode on, of our op's Python autograd kernel."""
+    ours, theirs = torch.ops.torch_sigmoid_ext.sigmoid.default, torch.ops.aten.sigmoid.default
+    x = inputs.x
+    return lambda: ours(x), lambda: theirs(x)
+
+
+def _backward_op(inputs):
+    """sigmoid_backward(grad, y) through torch.ops against aten's, with nothing requiring a
+    gradient."""
+    ours = torch.ops.torch_sigmoid_ext.sigmoid_backward.default
+    theirs = torch.ops.aten.sigmoid_backward.default
+    grad, y = inputs.grad, inputs.y
+    return lambda: ours(grad, y), lambda: theirs(grad, y)
+
+
+def _out(inputs):
+    """sigmoid(x, out=o) into a preallocated tensor of the right shape."""
+    x, out = inputs.x, inputs.out
+    return lambda: tse.sigmoid(x, out=out), lambda: torch.sigmoid(x, out=out)
+
+
+def _in_place(inputs):
+    """sigmoid_ on a fresh copy of x: both sides pay the same x.clone()."""
+    x = inputs.x
+    return lambda: tse.sigmoid_(x.clone()), lambda: torch.sigmoid_(x.clone())
+
+
+def _forward_backward(inputs):
+    """y = sigmoid(x); y.backward(grad), x a leaf that requires grad: the autograd Function
+    against torch's C++ autograd node, the engine's cost on both sides."""
+    x, grad = inputs.x_grad, inputs.grad
+    return (lambda: tse.sigmoid(x).backward(grad),
+            lambda: torch.sigmoid(x).backward(grad))
+
+
+def _compiled(inputs):
+    """torch.compile(lambda x: sigmoid(x) * 2, fullgraph=True), compiled before timing: what is
+    left once Dynamo and Inductor have removed the Python layer."""
+    x = inputs.x
+    ours = torch.compile(_sigmoid_times_two_ours, fullgraph=True)
+    theirs = torch.compile(_sigmoid_times_two_torch, fullgraph=True)
+    return lambda: ours(x), lambda: theirs(x)
+
+
+def _compiled_forward_backward(inputs):
+    """The compiled sigmoid(x) * 2 forward and its backward(grad), x requiring grad."""
+    x, grad = inputs.x_grad, inputs.grad
+    ours = torch.compile(_sigmoid_times_two_ours, fullgraph=True)
+    theirs = torch.compile(_sigmoid_times_two_torch, fullgraph=True)
+    return lambda: ours(x).backward(grad), lambda: theirs(x).backward(grad)
+
+
+def _training_step(inputs):
+    """One SGD training step (zero_grad, forward, cross-entropy, backward, step) of se_cnn() on
+    a batch of 16 3x32x32 images; ours is a deep copy with the same initial weights, after
+    replace_sigmoid. The share of the step that is sigmoid is small: this row shows whether
+    a real model notices the per-call cost."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(16, 3, 32, 32, generator=generator)
+    labels = torch.randint(0, 10, (16,), generator=generator)
+    torch.manual_seed(0)
+    model = se_cnn()
+    ours = tse.replace_sigmoid(copy.deepcopy(model))
+
+    def step(net, optimizer):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(net(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    ours_optimizer = torch.optim.SGD(ours.parameters(), lr=0.01)
+    torch_optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    return lambda: step(ours, ours_optimizer), lambda: step(model, torch_optimizer)
+
+
+class PerCallRow(NamedTuple):
+    call: str  # what is timed, in the table
+    # PerCallInputs -> (ours, torch), two zero-argument callables; its docstring says what the
+    # row measures
+    pair: Callable
+    bound: Optional[float]  # the most ours/torch should take; None: no bound, for information
+    context: Callable = torch.enable_grad  # entered around every timed loop of the row
+    compiled: bool = False  # uses torch.compile: skipped by --no-compile, may fail
+    time_scale: float = 1.0  # times --min-time for each timing, and --rounds divided by it
+
+
+PER_CALL_ROWS = (
+    PerCallRow("sigmoid(x)", _functional, 1.6),
+    PerCallRow("op(x), no_grad", _op, 1.2, torch.no_grad),
+    PerCallRow("op(x), grad mode", _op, 2.0),
+    PerCallRow("op_backward(g, y), no_grad", _backward_op, 1.2, torch.no_grad),
+    PerCallRow("op_backward(g, y), grad mode", _backward_op, 2.0),
+    PerCallRow("sigmoid(x, out=o)", _out, 1.8),
+    PerCallRow("sigmoid_(x.clone())", _in_place, 1.5),
+    PerCallRow("sigmoid(xg).backward(g)", _forward_backward, 1.8),
+    PerCallRow("op(x), inference_mode", _op, None, torch.inference_mode),
+    PerCallRow("compiled sigmoid(x)*2, no_grad", _compiled, 1.3, torch.no_grad, compiled=True),
+    PerCallRow("compiled fwd+bwd", _compiled_forward_backward, 1.25, compiled=True),
+    PerCallRow("SE-CNN training step", _training_step, 1.01, time_scale=5.0),
+)
+
+
+def measure_per_call(ours, theirs, context, rounds, min_time):
+    """Seconds per call of ours and of theirs, one value per round: the best of 3 timings of
+    about min_time each. Each round times both back to back, in alternating order, with context
+    entered around each timed loop (not each call); the first calls (a compile) come before."""
+    with context():
+        timers = [_time(fn, torch.device("cpu"), min_time) for fn in (ours, theirs)]
+    times = ([], [])
+    for index in range(rounds):
+        order = (0, 1) if index % 2 == 0 else (1, 0)
+        for side in order:
+            timer, number = timers[side]
+            with context():
+                times[side].append(min(timer.timeit(number).mean for _ in range(3)))
+    return times
+
+
+def _cpu_flags():
+    """avx512f where the CPU has it, else avx2, from /proc/cpuinfo; "unknown" elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split(":", 1)[1].split() for line in cpuinfo
+                          if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    if "avx512f" in flags:
+        return "avx512f"
+    return "avx2 (no avx512f)" if "avx2" in flags else "neither avx2 nor avx512f"
+
+
+def run_per_call(args):
+    """One row per PER_CALL_ROWS entry: times, the median ratio ours/torch and its range over
+    the rounds, the bound and whether it is met; a row whose setup or compile fails says why."""
+    meta = dict(machine=_machine(), cpu_flags=_cpu_flags(), torch=torch.__version__,
+                package=tse.__version__, commit=_commit(),
+                variant=tse.build_info()["cpu_variant"], size=PER_CALL_SIZE, threads=1)
+    rows = []
+    original_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    inputs = PerCallInputs()
+    skip_compiled = not args.compile
+    bar = _cli.progress(sum(not (skip_compiled and row.compiled) for row in PER_CALL_ROWS), "per call")
+    try:
+        for number, row in enumerate(PER_CALL_ROWS, 1):
+            if skip_compiled and row.compiled:
+                continue
+            bar.set_postfix_str(row.call)
+            # Every row has every column, so that the CSV has one header for all.
+            result = dict(meta, row=number, call=row.call, bound=row.bound, rounds="",
+                          torch_us="", ours_us="", ratio="", ratio_min="", ratio_max="",
+                          met="", failed="")
+            try:
+                ours, theirs = row.pair(inputs)
+                rounds = max(1, round(args.rounds / row.time_scale))
+                ours_times, torch_times = measure_per_call(
+                    ours, theirs, row.context, rounds, args.min_time * row.time_scale)
+            except Exception as error:  # a failed compile is reported, not raised
+                if not row.compiled:
+                    raise
+                reason = f"{type(error).__name__}: {str(error).strip()}".splitlines()[0]
+                rows.append(dict(result, failed=reason))
+                bar.update()
+                continue
+            ratios = [ours_time / torch_time
+                      for ours_time, torch_time in zip(ours_times, torch_times)]
+            ratio = statistics.median(ratios)
+            rows.append(dict(
+                result, rounds=rounds,
+                torch_us=statistics.median(torch_times) * 1e6,
+                ours_us=statistics.median(ours_times) * 1e6,
+                ratio=ratio, ratio_min=min(ratios), ratio_max=max(ratios),
+                met="" if row.bound is None else ratio <= row.bound))
+            bar.update()
+    finally:
+        bar.close()
+        torch.set_num_threads(original_threads)
+    return rows
+
+
+PER_CALL_COLUMNS = (
+    _cli.Column("#", "the row's number"),
+    _cli.Column("call", "what is timed, ours against torch's counterpart (the docstrings in "
+                "benchmark.py say exactly); op is torch.ops.torch_sigmoid_ext.sigmoid against "
+                "torch.ops.aten.sigmoid", align="<"),
+    _cli.Column("torch us", "torch's median time per call over the rounds, in microseconds",
+                "{:.2f}"),
+    _cli.Column("ours us", "our median time per call over the rounds, in microseconds",
+                "{:.2f}"),
+    _cli.Column("ours/torch", "the median over the rounds of our time over torch's, each round "
+                "timing both back to back (below 1: ours is faster)", "{:.3f}"),
+    _cli.Column("range", "the lowest and highest of the rounds' ratios"),
+    _cli.Column("bound", "the most ours/torch should be; - where none is set", "{:.2f}"),
+    _cli.Column("met", "whether ours/torch is within the bound", align="<"),
+)
+
+
+def print_per_call(rows):
+    cells = []
+    for row in rows:
+        bound = "-" if row["bound"] is None else row["bound"]
+        if row["failed"]:
+            cells.append((str(row["row"]), row["call"], "-", "-", "-", "-", bound, "failed"))
+            continue
+        met = "-" if row["met"] == "" else ("yes" if row["met"] else "no")
+        cells.append((str(row["row"]), row["call"], row["torch_us"], row["ours_us"], row["ratio"],
+                      f"{row['ratio_min']:.3f}-{row['ratio_max']:.3f}", bound, met))
+    print(_cli.table(PER_CALL_COLUMNS, cells))
+    for row in rows:
+        if row["failed"]:
+            print(f"row {row['row']} failed: {row['failed']}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.benchmark",
                                 description=__doc__.split("\n")[0])
@@ -355,14 +633,32 @@ def main(argv=None):
     p.add_argument("--threads", nargs="+", type=int, default=[1, torch.get_num_threads()],
                    help="CPU thread counts (default: 1 and all)")
     p.add_argument("--samples", type=int, default=7, help="interleaved samples per measurement")
-    p.add_argument("--min-time", type=float, default=0.02, help="seconds per sample")
+    p.add_argument("--min-time", type=float, default=None,
+                   help="seconds per sample (default: 0.02; with --per-call, seconds per timing "
+                   "of one side, the best of 3 taken: 0.01)")
     p.add_argument("--quick", action="store_true",
                    help="float32 and bfloat16 at 2^10, 2^16, 2^20, all threads: under a minute")
-    p.add_argument("--csv", default="benchmark.csv")
+    p.add_argument("--per-call", action="store_true",
+                   help=f"instead of the grid, the fixed cost per call: {PER_CALL_SIZE} float32 "
+                   "elements, one thread, each call against torch's counterpart in interleaved "
+                   "rounds, with the ratio's bound (CPU only; a minute or two)")
+    p.add_argument("--rounds", type=int, default=15,
+                   help="with --per-call: interleaved rounds per row (default: %(default)s)")
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="with --per-call: skip the torch.compile rows")
+    p.add_argument("--csv", default=None,
+                   help="where to write the rows (default: benchmark.csv; with --per-call, none)")
     p.add_argument("--plot", default="benchmark.png")
     args = p.parse_args(argv)
     if _cli.parse_device(p.prog, args.device) is None:
         return 2
+    if args.per_call:
+        if args.device != "cpu":
+            p.error("--per-call measures the CPU only; leave out --device")
+        args.min_time = 0.01 if args.min_time is None else args.min_time
+        return main_per_call(args)
+    args.min_time = 0.02 if args.min_time is None else args.min_time
+    args.csv = args.csv or "benchmark.csv"
     if args.quick:
         args.dtypes, args.sizes = ["float32", "bfloat16"], [10, 16, 20]
         args.threads, args.samples, args.min_time = [torch.get_num_threads()], 5, 0.01
@@ -372,6 +668,20 @@ def main(argv=None):
     print(f"wrote {args.csv}")
     if args.plot and write_plot(rows, args.plot):
         print(f"wrote {args.plot}")
+    return 0
+
+
+def main_per_call(args):
+    print(f"torch {torch.__version__}, torch_sigmoid_ext {tse.__version__} "
+          f"({tse.build_info()['cpu_variant']} kernels), {_machine()}, "
+          f"CPU flags: {_cpu_flags()}")
+    print(f"{PER_CALL_SIZE} float32 elements, 1 thread, {args.rounds} rounds, "
+          f"best of 3 timings of ~{args.min_time * 1e3:g} ms per side and round")
+    rows = run_per_call(args)
+    print_per_call(rows)
+    if args.csv:
+        write_csv(rows, args.csv)
+        print(f"wrote {args.csv}")
     return 0
 
 
