@@ -24,6 +24,11 @@ from torch._functorch.utils import enable_single_level_autograd_function
 from torch.autograd import forward_ad
 
 _ops = torch.ops.torch_sigmoid_ext
+# The ops' dispatcher handles: a redispatch through them skips OpOverload's Python frame.
+_SIGMOID = _ops.sigmoid.default._handle
+_SIGMOID_ = _ops.sigmoid_.default._handle
+_SIGMOID_OUT = _ops.sigmoid.out._handle
+_SIGMOID_BACKWARD = _ops.sigmoid_backward.default._handle
 _AFTER_AUTOGRAD = torch._C._after_autograd_keyset
 _AFTER_AD_INPLACE_OR_VIEW = torch._C._after_ADInplaceOrView_keyset
 below_autograd = torch._C._AutoDispatchBelowAutograd
@@ -50,13 +55,16 @@ def _apply(function, *args):
     """function applied at the current level: autograd records it and forward AD calls its jvp.
     Past Function.apply, which binds default arguments with inspect.signature (as much again as
     the rest of the call) and hands over to torch.func where a transform is active: the callers
-    are the ops' Autograd kernels, below the transforms' own dispatch keys, which have already
-    unwrapped the arguments, and the public functions where no transform is active."""
-    single_level_apply = super(torch.autograd.Function, function).apply
+    are the ops' Autograd kernels, below the transforms' own dispatch key, and the public
+    functions where no transform is active."""
+    apply = _SINGLE_LEVEL_APPLY[function]
     if transforms_active():
         with enable_single_level_autograd_function():
-            return single_level_apply(*args)
-    return single_level_apply(*(torch._C._functorch.unwrap_if_dead(a) for a in args))
+            return apply(*args)
+    return apply(*map(_unwrap_if_dead, args))
+
+
+_unwrap_if_dead = torch._C._functorch.unwrap_if_dead
 
 
 def sigmoid_vjp(grad, output):
@@ -91,9 +99,10 @@ class SigmoidFunction(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(output)  # the output, never the input
-        # For jvp only, which runs before apply returns: the output computed again from the input
-        # carries an outer level's tangent (jacfwd of jacfwd); the output given here does not.
-        ctx.save_for_forward(inputs[0])
+        if forward_ad._current_level >= 0 or transforms_active():
+            # For jvp, which runs before apply returns: the output computed again from the input
+            # carries an outer level's tangent (jacfwd of jacfwd); the output given here not.
+            ctx.save_for_forward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
@@ -170,6 +179,12 @@ class SigmoidInplaceFunction(torch.autograd.Function):
 
 def transforms_active():
     return torch._C._are_functorch_transforms_active()
+
+
+_SINGLE_LEVEL_APPLY = {
+    function: super(torch.autograd.Function, function).apply
+    for function in (SigmoidFunction, SigmoidBackwardFunction)
+}
 
 
 def sigmoid_autograd(input):
@@ -263,28 +278,26 @@ def warn_if_resized(old_shape, x, out, stacklevel):
 
 def _sigmoid_autograd_kernel(keyset, input):
     if plain(input):
-        return _ops.sigmoid.default.redispatch(keyset & _AFTER_AUTOGRAD, input)
+        return _SIGMOID.redispatch_boxed(keyset & _AFTER_AUTOGRAD, input)
     return sigmoid_autograd(input)
 
 
 def _sigmoid_backward_autograd_kernel(keyset, grad_output, output):
     if plain(grad_output, output):
-        return _ops.sigmoid_backward.default.redispatch(
-            keyset & _AFTER_AUTOGRAD, grad_output, output
-        )
+        return _SIGMOID_BACKWARD.redispatch_boxed(keyset & _AFTER_AUTOGRAD, grad_output, output)
     return _apply(SigmoidBackwardFunction, grad_output, output)
 
 
 def _sigmoid__autograd_kernel(keyset, input):
     if plain(input):
-        _ops.sigmoid_.default.redispatch(keyset & _AFTER_AUTOGRAD, input)
+        _SIGMOID_.redispatch_boxed(keyset & _AFTER_AUTOGRAD, input)
     else:
         sigmoid__autograd(input)
 
 
 def _sigmoid_out_autograd_kernel(keyset, input, *, out):
     check_out_allowed(input, out)
-    _ops.sigmoid.out.redispatch(keyset & _AFTER_AUTOGRAD, input, out=out)
+    _SIGMOID_OUT.redispatch_boxed(keyset & _AFTER_AUTOGRAD, input, out=out)
 
 
 # The ADInplaceOrView kernels of the mutating ops: the inference-tensor rule before the write,
@@ -293,14 +306,14 @@ def _sigmoid_out_autograd_kernel(keyset, input, *, out):
 
 def _sigmoid__ad_inplace_or_view_kernel(keyset, input):
     check_mutable(input, "sigmoid_", "the input")
-    _ops.sigmoid_.default.redispatch(keyset & _AFTER_AD_INPLACE_OR_VIEW, input)
+    _SIGMOID_.redispatch_boxed(keyset & _AFTER_AD_INPLACE_OR_VIEW, input)
     mutated(input)
 
 
 def _sigmoid_out_ad_inplace_or_view_kernel(keyset, input, *, out):
     check_mutable(out, "sigmoid", "out")
     old_shape = shape_before(out)
-    _ops.sigmoid.out.redispatch(keyset & _AFTER_AD_INPLACE_OR_VIEW, input, out=out)
+    _SIGMOID_OUT.redispatch_boxed(keyset & _AFTER_AD_INPLACE_OR_VIEW, input, out=out)
     mutated(out)
     warn_if_resized(old_shape, input, out, stacklevel=2)
 

@@ -19,6 +19,10 @@ from .autograd import (
 )
 
 _ops = torch.ops.torch_sigmoid_ext
+# The ops' C++ callables, past OpOverload.__call__'s Python frame.
+_sigmoid = _ops.sigmoid.default._op
+_sigmoid_out = _ops.sigmoid.out._op
+_sigmoid_ = _ops.sigmoid_.default._op
 
 
 def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
@@ -46,7 +50,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
                 check_mutable(out, "sigmoid", "out")
                 old_shape = shape_before(out)
                 with below_ad_inplace_or_view():
-                    _ops.sigmoid.out(input, out=out)
+                    _sigmoid_out(input, out=out)
                 mutated(out)
                 warn_if_resized(old_shape, input, out, stacklevel=2)
             else:
@@ -63,7 +67,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
             # Nothing to record: the op below the autograd layer, whose Python kernel would cost
             # more than the computation at small sizes.
             with below_autograd():
-                return _ops.sigmoid.default(input)
+                return _sigmoid(input)
         if _recorded():
             return _ops.sigmoid.default(input)
         if transforms_active():
@@ -88,7 +92,7 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
         if plain(input):
             check_mutable(input, "sigmoid_", "the input")
             with below_ad_inplace_or_view():
-                _ops.sigmoid_.default(input)
+                _sigmoid_(input)
             mutated(input)
         elif _recorded():
             _ops.sigmoid_.default(input)
