@@ -36,14 +36,13 @@ below_ad_inplace_or_view = torch._C._AutoDispatchBelowADInplaceOrView
 
 
 def plain(*tensors):
-    """True where the ops can run below autograd: no gradient to record, no forward-AD level, no
-    torch.func transform, and Dynamo is not tracing. The one route decision.
+    """True where the ops can run below autograd: no gradient to record, no forward-AD level and
+    no torch.func transform. The one route decision (the public functions first send what Dynamo
+    or the TorchScript tracer records to the op itself).
 
     (On the path of every call, so written for speed: a generator and `any` cost half a
     microsecond.)
     """
-    if torch.compiler.is_dynamo_compiling():
-        return False
     if torch.is_grad_enabled():
         for t in tensors:
             if t.requires_grad:
@@ -70,7 +69,7 @@ _unwrap_if_dead = torch._C._functorch.unwrap_if_dead
 def sigmoid_vjp(grad, output):
     """The gradient at sigmoid's input from the saved output: sigmoid_backward(grad, output),
     below autograd in a plain backward (not create_graph=True), where nothing records it."""
-    if plain(grad, output):
+    if plain(grad, output) and not torch.compiler.is_dynamo_compiling():
         with below_autograd():
             return _ops.sigmoid_backward.default(grad, output)
     return _ops.sigmoid_backward.default(grad, output)

@@ -1,18 +1,21 @@
 """The functional API: torch_sigmoid_ext.sigmoid and torch_sigmoid_ext.sigmoid_."""
 
 import torch
-from torch.overrides import handle_torch_function, has_torch_function, has_torch_function_unary
+from torch.overrides import (
+    handle_torch_function,
+    has_torch_function,
+    has_torch_function_unary,
+)
 
 from .autograd import (
     SigmoidFunction,
     below_ad_inplace_or_view,
     below_autograd,
     check_mutable,
-    check_out_allowed,
     mutated,
     plain,
-    sigmoid__autograd,
     shape_before,
+    sigmoid__autograd,
     sigmoid_autograd,
     transforms_active,
     warn_if_resized,
@@ -46,7 +49,9 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
         if has_torch_function((input, out)):
             return handle_torch_function(sigmoid, (input, out), input, out=out)
         try:
-            if plain(input, out):
+            if _recorded():
+                _ops.sigmoid.out(input, out=out)
+            elif plain(input, out):
                 check_mutable(out, "sigmoid", "out")
                 old_shape = shape_before(out)
                 with below_ad_inplace_or_view():
@@ -54,8 +59,7 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
                 mutated(out)
                 warn_if_resized(old_shape, input, out, stacklevel=2)
             else:
-                check_out_allowed(input, out)
-                _ops.sigmoid.out(input, out=out)
+                _sigmoid_out(input, out=out)  # the op's Autograd kernel refuses or runs it
         except Exception:
             _check_tensors("sigmoid", input, out)
             raise
@@ -63,13 +67,13 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid, (input,), input)
     try:
+        if _recorded():
+            return _ops.sigmoid.default(input)
         if plain(input):
             # Nothing to record: the op below the autograd layer, whose Python kernel would cost
             # more than the computation at small sizes.
             with below_autograd():
                 return _sigmoid(input)
-        if _recorded():
-            return _ops.sigmoid.default(input)
         if transforms_active():
             return SigmoidFunction.apply(input)  # torch.func takes it level by level
         return sigmoid_autograd(input)  # what the op's Autograd kernel does, without its cost
@@ -89,13 +93,13 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
     if has_torch_function_unary(input):
         return handle_torch_function(sigmoid_, (input,), input)
     try:
-        if plain(input):
+        if _recorded():
+            _ops.sigmoid_.default(input)
+        elif plain(input):
             check_mutable(input, "sigmoid_", "the input")
             with below_ad_inplace_or_view():
                 _sigmoid_(input)
             mutated(input)
-        elif _recorded():
-            _ops.sigmoid_.default(input)
         elif transforms_active():
             input.copy_(SigmoidFunction.apply(input))  # which torch.func's transforms all handle
         else:
