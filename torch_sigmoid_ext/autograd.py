@@ -7,14 +7,22 @@ The derivative is written once, as the op sigmoid_backward, and the tangent once
                               tangent:  t -> conj(sigmoid_backward(conj(t), y)) = t * y * (1 - y)
     sigmoid_backward(g, y) = g * conj(y * (1 - y))
 
-Only the output y is saved, never the input x.
+Only the output y is saved for backward, never the input x.
 
-Each op reaches autograd one way: its Autograd kernel below, which `torch.ops` calls, the
-dispatcher's other users (TorchScript, torch.compile, torch.export) and the public functions
-(functional.py, which skip the kernel's Python cost where they can). The kernel runs the op below
-autograd when `plain` says nothing needs to see the call; otherwise it applies the op's
-autograd.Function, which torch.func's transforms take as well. Batching rules sit on the ops
-(register_vmap), so vmap never loops over examples.
+Where each thing is:
+- the route, `plain`: where nothing needs to see a call (no gradient to record, no forward-AD
+  level, no torch.func transform) the op runs below autograd; otherwise through its
+  autograd.Function.
+- one autograd.Function per op: SigmoidFunction (backward, jvp, vmap), SigmoidBackwardFunction
+  (double backward and its tangent), SigmoidInplaceFunction (sigmoid_ under autograd; under
+  forward AD or a transform, sigmoid_ is copy_ of sigmoid, which carries their rules).
+- the kernels that every caller of the dispatcher gets (torch.ops, TorchScript, torch.compile,
+  torch.export): Autograd (the route), FuncTorchDynamicLayerFrontMode (torch.func takes the
+  Functions level by level), ADInplaceOrView (the mutating ops' inference-tensor rule, version
+  bump and resize warning, as ATen's), FuncTorchBatched (register_vmap: sigmoid is elementwise,
+  so a batch is one larger input).
+The public functions (functional.py) take the same route without the Autograd kernel's Python
+cost.
 """
 
 import warnings
@@ -33,6 +41,7 @@ _AFTER_AUTOGRAD = torch._C._after_autograd_keyset
 _AFTER_AD_INPLACE_OR_VIEW = torch._C._after_ADInplaceOrView_keyset
 below_autograd = torch._C._AutoDispatchBelowAutograd
 below_ad_inplace_or_view = torch._C._AutoDispatchBelowADInplaceOrView
+transforms_active = torch._C._are_functorch_transforms_active  # any torch.func transform
 
 
 def plain(*tensors):
@@ -174,10 +183,6 @@ class SigmoidInplaceFunction(torch.autograd.Function):
     def backward(ctx, grad):
         (output,) = ctx.saved_tensors
         return sigmoid_vjp(grad, output)
-
-
-def transforms_active():
-    return torch._C._are_functorch_transforms_active()
 
 
 _SINGLE_LEVEL_APPLY = {

@@ -424,6 +424,25 @@ def _backward_op(inputs):
     return lambda: ours(grad, y), lambda: theirs(grad, y)
 
 
+def _below_autograd(inputs):
+    """The op called below the autograd layer, as sigmoid(x) does without a gradient, against
+    torch.sigmoid: the floor of the public function's fast path, before its checks."""
+    op, x = torch.ops.torch_sigmoid_ext.sigmoid.default, inputs.x
+
+    def ours():
+        with torch._C._AutoDispatchBelowAutograd():
+            return op(x)
+
+    return ours, lambda: torch.sigmoid(x)
+
+
+def _out_op(inputs):
+    """The out= op through torch.ops against torch.sigmoid(x, out=o); under inference_mode, the
+    floor of sigmoid(x, out=o): no Python kernel, no version bump."""
+    op, x, out = torch.ops.torch_sigmoid_ext.sigmoid.out, inputs.x, inputs.out
+    return lambda: op(x, out=out), lambda: torch.sigmoid(x, out=out)
+
+
 def _out(inputs):
     """sigmoid(x, out=o) into a preallocated tensor of the right shape."""
     x, out = inputs.x, inputs.out
@@ -505,6 +524,8 @@ PER_CALL_ROWS = (
     PerCallRow("sigmoid_(x.clone())", _in_place, 1.5),
     PerCallRow("sigmoid(xg).backward(g)", _forward_backward, 1.8),
     PerCallRow("op(x), inference_mode", _op, None, torch.inference_mode),
+    PerCallRow("op(x) below autograd vs sigmoid", _below_autograd, None),
+    PerCallRow("op.out(x, out=o), inference_mode", _out_op, None, torch.inference_mode),
     PerCallRow("compiled sigmoid(x)*2, no_grad", _compiled, 1.3, torch.no_grad, compiled=True),
     PerCallRow("compiled fwd+bwd", _compiled_forward_backward, 1.25, compiled=True),
     PerCallRow("SE-CNN training step", _training_step, 1.01, time_scale=5.0),
