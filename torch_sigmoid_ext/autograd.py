@@ -294,18 +294,20 @@ def _sigmoid_backward_autograd_kernel(keyset, grad_output, output):
 
 def _sigmoid__autograd_kernel(keyset, input):
     if plain(input):
-        _SIGMOID_.redispatch_boxed(keyset & _AFTER_AUTOGRAD, input)
+        _sigmoid__ad_inplace_or_view_kernel(keyset, input)  # one Python kernel, not two
     else:
         sigmoid__autograd(input)
 
 
 def _sigmoid_out_autograd_kernel(keyset, input, *, out):
     check_out_allowed(input, out)
-    _SIGMOID_OUT.redispatch_boxed(keyset & _AFTER_AUTOGRAD, input, out=out)
+    _sigmoid_out_mutating(keyset, input, out, stacklevel=4)
 
 
 # The ADInplaceOrView kernels of the mutating ops: the inference-tensor rule before the write,
-# the version bump and the resize warning after it, as ATen's.
+# the version bump and the resize warning after it, as ATen's. The Autograd kernels call them
+# directly; the dispatcher reaches them where no Autograd kernel runs (inference mode, and
+# inference tensors).
 
 
 def _sigmoid__ad_inplace_or_view_kernel(keyset, input):
@@ -315,11 +317,16 @@ def _sigmoid__ad_inplace_or_view_kernel(keyset, input):
 
 
 def _sigmoid_out_ad_inplace_or_view_kernel(keyset, input, *, out):
+    _sigmoid_out_mutating(keyset, input, out, stacklevel=3)
+
+
+def _sigmoid_out_mutating(keyset, input, out, stacklevel):
+    # stacklevel: the frames from here to the caller of torch.ops (OpOverload.__call__ between).
     check_mutable(out, "sigmoid", "out")
     old_shape = shape_before(out)
     _SIGMOID_OUT.redispatch_boxed(keyset & _AFTER_AD_INPLACE_OR_VIEW, input, out=out)
     mutated(out)
-    warn_if_resized(old_shape, input, out, stacklevel=2)
+    warn_if_resized(old_shape, input, out, stacklevel=stacklevel)
 
 
 # torch.func's transforms take the ops as their autograd.Functions, level by level, before any

@@ -437,9 +437,11 @@ def _below_autograd(inputs):
 
 
 def _out_op(inputs):
-    """The out= op through torch.ops against torch.sigmoid(x, out=o); under inference_mode, the
-    floor of sigmoid(x, out=o): no Python kernel, no version bump."""
-    op, x, out = torch.ops.torch_sigmoid_ext.sigmoid.out, inputs.x, inputs.out
+    """The out= op through torch.ops against torch.sigmoid(x, out=o), on inference tensors under
+    inference_mode: the floor of sigmoid(x, out=o), with no Python kernel and no version bump."""
+    op = torch.ops.torch_sigmoid_ext.sigmoid.out
+    with torch.inference_mode():
+        x, out = inputs.x.clone(), inputs.out.clone()
     return lambda: op(x, out=out), lambda: torch.sigmoid(x, out=out)
 
 
