@@ -141,6 +141,26 @@ def test_torch_func(transform, call):
     torch.testing.assert_close(run(f), run(torch.sigmoid), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("transform", ["jvp", "vjp", "grad_abs", "vmap"])
+def test_torch_func_complex(transform, call):
+    # The transforms torch.sigmoid supports for complex inputs (jacfwd and jacrev refuse them).
+    f = CALLS[call]
+    x = inputs(torch.complex128, shape=(5,))
+    t = inputs(torch.complex128, shape=(5,), seed=1)
+
+    def run(g):
+        if transform == "jvp":
+            return torch.func.jvp(g, (x,), (t,))
+        if transform == "vjp":
+            return torch.func.vjp(g, x)[1](t)
+        if transform == "grad_abs":
+            return torch.func.grad(lambda x: g(x).abs().sum())(x)
+        return torch.func.vmap(g)(x.reshape(5, 1))
+
+    assert_close(run(f), run(torch.sigmoid), torch.complex128)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("call", ["function", "op"])
 def test_vmap_uses_a_batching_rule(call, dtype):
