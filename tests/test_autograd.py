@@ -49,12 +49,13 @@ def test_backward_op_gradients(device, dtype):
 
 
 def test_op_and_function_share_one_derivative(device):
-    # The op's autograd (register_autograd) and SigmoidFunction, which torch_sigmoid_ext.sigmoid
-    # uses, save the same single tensor, the output, and give the same bits.
+    # The op's Autograd kernel applies SigmoidFunction, as torch_sigmoid_ext.sigmoid does: the
+    # same single saved tensor, the output, and the same bits.
     x = torch.randn(64, device=device, requires_grad=True)
     g = torch.randn(64, device=device)
     y_op, y_fn = ops.sigmoid(x), tse.SigmoidFunction.apply(x)
     assert "SigmoidFunction" in tse.sigmoid(x).grad_fn.name()
+    assert "SigmoidFunction" in y_op.grad_fn.name()
     for y in (y_op, y_fn):
         (saved,) = y.grad_fn.saved_tensors  # autograd.Function nodes, both
         assert torch.equal(saved, y.detach())
