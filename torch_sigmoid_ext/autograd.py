@@ -109,7 +109,7 @@ class SigmoidFunction(torch.autograd.Function):
         ctx.save_for_backward(output)  # the output, never the input
         if forward_ad._current_level >= 0 or transforms_active():
             # For jvp, which runs before apply returns: the output computed again from the input
-            # carries an outer level's tangent (jacfwd of jacfwd); the output given here not.
+            # carries an outer level's tangent (jacfwd of jacfwd); the output given here does not.
             ctx.save_for_forward(inputs[0])
 
     @staticmethod
