@@ -126,13 +126,19 @@ def _initial_parameters():
 def _train(tmp_path, name, *launcher):
     """Runs examples/ddp_train.py under launcher; returns its final parameters."""
     path = tmp_path / f"{name}.pt"
-    result = subprocess.run(
-        [sys.executable, *launcher, str(ROOT / "examples" / "ddp_train.py"), "--steps", "40",
-         "--save", str(path)],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path,
-        # One CPU thread per rank: the ranks share this machine's cores.
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    for attempt in range(2):
+        result = subprocess.run(
+            [sys.executable, *launcher, str(ROOT / "examples" / "ddp_train.py"), "--steps",
+             "40", "--save", str(path)],
+            capture_output=True, text=True, timeout=180, cwd=tmp_path,
+            # One CPU thread per rank: the ranks share this machine's cores.
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        # gloo can abort a rank while the process group is torn down after the last barrier
+        # (std::terminate, "terminate called without an active exception"): seen in CI twice,
+        # in none of 28 runs by hand. That is gloo's shutdown, not the training: one more try.
+        if result.returncode == 0 or "terminate called without" not in result.stderr:
+            break
     assert result.returncode == 0, f"{name} run failed:\n{result.stdout}\n{result.stderr}"
     return torch.load(path)
 
