@@ -28,7 +28,6 @@ cost.
 import warnings
 
 import torch
-from torch._functorch.utils import enable_single_level_autograd_function
 from torch.autograd import forward_ad
 
 _ops = torch.ops.torch_sigmoid_ext
@@ -62,14 +61,9 @@ def plain(*tensors):
 def _apply(function, *args):
     """function applied at the current level: autograd records it and forward AD calls its jvp.
     Past Function.apply, which binds default arguments with inspect.signature (as much again as
-    the rest of the call) and hands over to torch.func where a transform is active: the callers
-    are the ops' Autograd kernels, below the transforms' own dispatch key, and the public
-    functions where no transform is active."""
-    apply = _SINGLE_LEVEL_APPLY[function]
-    if transforms_active():
-        with enable_single_level_autograd_function():
-            return apply(*args)
-    return apply(*map(_unwrap_if_dead, args))
+    the rest of the call). No torch.func transform is active here: the ops' torch.func kernel
+    takes every call under one (SigmoidFunction.apply, level by level)."""
+    return _SINGLE_LEVEL_APPLY[function](*map(_unwrap_if_dead, args))
 
 
 _unwrap_if_dead = torch._C._functorch.unwrap_if_dead
@@ -343,7 +337,7 @@ def _sigmoid_backward_transforms_kernel(grad_output, output):
 
 
 def _sigmoid__transforms_kernel(input):
-    input.copy_(SigmoidFunction.apply(input))  # copy_ carries the transforms' rules
+    sigmoid__autograd(input)  # copy_ of sigmoid, which carries the transforms' rules
 
 
 # Batching rules: sigmoid is elementwise, so a batched input is one larger input.

@@ -99,10 +99,8 @@ def sigmoid_(input: torch.Tensor) -> torch.Tensor:
             with below_ad_inplace_or_view():
                 _sigmoid_(input)
             mutated(input)
-        elif transforms_active():
-            _ops.sigmoid_.default(input)
         else:
-            sigmoid__autograd(input)
+            sigmoid__autograd(input)  # autograd, forward AD or a transform
     except Exception:
         _check_tensors("sigmoid_", input)
         raise
