@@ -135,8 +135,8 @@ def _train(tmp_path, name, *launcher):
             env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
         # gloo can abort a rank while the process group is torn down after the last barrier
-        # (std::terminate, "terminate called without an active exception"): seen in CI twice,
-        # in none of 28 runs by hand. That is gloo's shutdown, not the training: one more try.
+        # (std::terminate, "terminate called without an active exception"). That is gloo's
+        # shutdown, not the training: one more try.
         if result.returncode == 0 or "terminate called without" not in result.stderr:
             break
     assert result.returncode == 0, f"{name} run failed:\n{result.stdout}\n{result.stderr}"
