@@ -1,5 +1,6 @@
 """The nn.Module: drop-in behaviour, repr, state dicts, replace_sigmoid, training."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -57,6 +58,12 @@ def test_replace_sigmoid():
     torch.testing.assert_close(model(x), _model(nn.Sigmoid)(x))
     assert before.shape == (3, 1)
     assert isinstance(tse.replace_sigmoid(nn.Sigmoid()), tse.Sigmoid)
+
+
+@pytest.mark.parametrize("model", [None, torch.nn.functional.sigmoid, [nn.Sigmoid()]])
+def test_replace_sigmoid_refuses_what_is_not_a_module(model):
+    with pytest.raises(TypeError, match=r"replace_sigmoid: model must be a torch.nn.Module, not"):
+        tse.replace_sigmoid(model)
 
 
 def test_training_matches_nn_sigmoid():

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from packaging.version import Version
+from torch.torch_version import TorchVersion
 
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext import __main__ as cli
@@ -70,8 +70,8 @@ def test_build_info():
     info = tse.build_info()
     # Built with any torch from the target on; loaded in any torch from the target on.
     assert info["torch_target"] == "2.10"
-    assert Version(info["torch_version"]) >= Version(info["torch_target"])
-    assert Version(torch.__version__) >= Version(info["torch_target"])
+    assert TorchVersion(info["torch_version"]) >= info["torch_target"]
+    assert TorchVersion(torch.__version__) >= info["torch_target"]
     assert info["cuda"] == bool(info["cuda_archs"])
     assert info["cpu_variant"] in info["cpu_variants_supported"].split(",")
     assert info["version"] == tse.__version__
@@ -80,6 +80,44 @@ def test_build_info():
 
 @pytest.mark.skipif(shutil.which("objdump") is None or os.uname().machine != "x86_64",
                     reason="needs objdump, on x86-64")
+def _imported(statement):
+    """The modules `python -X importtime -c statement` loads, by name."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", statement],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # -X importtime writes "import time: self [us] | cumulative | name" per module to stderr.
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| ( *)(\S+)$", result.stderr, re.M)
+    assert len(names) > 100, result.stderr[:2000]
+    return {name for _, name in names}
+
+
+def test_import_loads_nothing_beyond_torch_but_the_package():
+    # What the package adds to `import torch` is its own modules: no tool (benchmark, plotting,
+    # progress bars), no torch.utils.cpp_extension, no packaging, no numpy of its own.
+    extra = _imported("import torch_sigmoid_ext") - _imported("import torch")
+    assert extra, "-X importtime listed no module of the package"
+    foreign = sorted(name for name in extra if name.split(".")[0] != "torch_sigmoid_ext")
+    assert not foreign, f"import torch_sigmoid_ext loads {foreign}"
+    assert not any(name.startswith("torch_sigmoid_ext.tools") for name in extra), extra
+
+
+def test_unknown_cpu_variant_in_the_environment_warns_and_names_the_valid_ones():
+    env = dict(os.environ, TORCH_SIGMOID_EXT_CPU_VARIANT="avx9")
+    result = _run("import torch_sigmoid_ext as tse; print(tse.build_info()['cpu_variant'])",
+                  env=env)
+    assert result.returncode == 0, result.stderr
+    supported = native.build_info()["cpu_variants_supported"]
+    assert result.stdout.strip() == native.build_info()["cpu_variant"]
+    message = re.search(r"RuntimeWarning: (.*)", result.stderr)
+    assert message, result.stderr
+    assert "TORCH_SIGMOID_EXT_CPU_VARIANT='avx9'" in message.group(1)
+    assert f"it runs {supported.replace(',', ', ')}" in message.group(1)
+    for valid in supported.split(","):
+        env["TORCH_SIGMOID_EXT_CPU_VARIANT"] = valid
+        result = _run("import torch_sigmoid_ext", env=env)
+        assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+
+
 def test_code_run_at_load_uses_no_vector_extension():
     # The static initializers, and the library's functions they call, run on every CPU before
     # any variant is chosen, so they must be baseline x86-64: no VEX/EVEX instruction (AVX,

@@ -11,7 +11,9 @@ the library says so, and names the installed copy it hides when Python finds the
 
 import ctypes
 import importlib.machinery
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -155,3 +157,22 @@ except (OSError, RuntimeError, AttributeError) as e:
         f"torch_sigmoid_ext: the native library {_PATH} failed to load ({e}). Rebuild it: "
         "`pip install --no-build-isolation --force-reinstall .` in the source tree."
     ) from e
+
+
+def cpu_variant_problem():
+    """Why TORCH_SIGMOID_EXT_CPU_VARIANT cannot be honoured, in a sentence; None where it is
+    unset, empty or names a variant this CPU runs (the library then uses it)."""
+    forced = os.environ.get("TORCH_SIGMOID_EXT_CPU_VARIANT", "")
+    supported = native.build_info()["cpu_variants_supported"].split(",")
+    if not forced or forced in supported:
+        return None
+    return (
+        f"TORCH_SIGMOID_EXT_CPU_VARIANT={forced!r} is not a CPU kernel variant this CPU runs; "
+        f"it runs {', '.join(supported)}. Using {native.build_info()['cpu_variant']} instead; "
+        "set it to one of those, or unset it for the best"
+    )
+
+
+# The library falls back to the best variant by itself; a user who asked for another hears why.
+if (_problem := cpu_variant_problem()) is not None:
+    warnings.warn(f"torch_sigmoid_ext: {_problem}.", RuntimeWarning, stacklevel=2)

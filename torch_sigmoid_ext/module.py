@@ -41,6 +41,11 @@ def replace_sigmoid(model: nn.Module) -> nn.Module:
     Returns model, so that ``model = replace_sigmoid(build_model())`` reads naturally. A model
     that is itself an ``nn.Sigmoid`` cannot be changed in place: its replacement is returned.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"torch_sigmoid_ext.replace_sigmoid: model must be a torch.nn.Module, not "
+            f"{type(model).__name__}; pass the model whose nn.Sigmoid submodules to swap"
+        )
     if type(model) is nn.Sigmoid:
         return Sigmoid()
     for name, child in model.named_children():
