@@ -160,10 +160,8 @@ def test_dataloader_workers(context):
 
 # Memory
 
-# RSS may grow this much over 100,000 forward+backward calls after the warmup. Measured here:
-# 0.0 MiB after 25k, 50k, 75k and 100k calls. One leaked 64-element tensor per call (about
-# 0.8 KiB with its TensorImpl) adds 16 MiB every 20,000 calls, so this catches a leak of
-# 90 bytes per call or more.
+# RSS may grow this much over 100,000 forward+backward calls after the warmup: a leak of
+# 90 bytes per call or more passes it (docs/testing.md has what it grows by without one).
 RSS_MARGIN_MIB = 8
 
 
