@@ -160,7 +160,8 @@ def _git(*args, cwd):
 @pytest.mark.skipif(shutil.which("git") is None, reason="no git")
 def test_default_output_stays_in_examples_output(tmp_path):
     """Run from a clone's root, as a new user would, every example writes under
-    examples/output/ and nowhere else: the one folder .gitignore needs."""
+    examples/output/ and nowhere else: the one folder .gitignore needs. The clone holds the
+    committed examples, not uncommitted edits."""
     try:
         toplevel = _git("rev-parse", "--show-toplevel", cwd=ROOT).strip()
     except subprocess.CalledProcessError:
