@@ -1,18 +1,20 @@
 """The two-moons classifier (examples/train_classifier.py) trained with DistributedDataParallel.
 
-    torchrun --nproc_per_node=2 examples/ddp_train.py [--steps N] [--save params.pt]
+    torchrun --nproc_per_node=2 examples/ddp_train.py [--steps N] [--save PATH]
     python examples/ddp_train.py ...      # one process, no DDP: the same training, for comparison
 
 gloo on CPUs, NCCL when every rank has a GPU. Each step takes a global batch of --batch points
 from a seeded shuffle, the same on every rank, and each rank trains on its own contiguous slice
 of it. DDP averages the ranks' gradients, and each rank's loss is the mean over an equal slice,
 so the average is the gradient of the mean over the whole global batch: the parameters follow
-the single-process run to rounding. --save writes the final parameters (from rank 0).
+the single-process run to rounding. --save writes the final parameters (from rank 0); without
+it, nothing is written.
 """
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -20,7 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import torch_sigmoid_ext as tse
-from train_classifier import accuracy, make_model, make_moons
+from train_classifier import accuracy, make_model, make_moons, positive_int
 
 
 def batches(n, batch, steps, seed):
@@ -35,15 +37,22 @@ def batches(n, batch, steps, seed):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=128, help="global batch, split over the ranks")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", help="write the final parameters (a state dict) here")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--steps", type=positive_int, default=300, metavar="N", help="SGD steps")
+    p.add_argument("--batch", type=positive_int, default=128, metavar="N",
+                   help="global batch, split evenly over the processes")
+    p.add_argument("--seed", type=int, default=0, help="seed for the data, weights and batches")
+    p.add_argument("--save", type=Path, metavar="PATH",
+                   help="write the final parameters (a state dict) here")
     args = p.parse_args(argv)
 
-    distributed = "RANK" in os.environ  # set by torchrun
-    rank, world = 0, 1
+    distributed = "RANK" in os.environ  # set by torchrun, with WORLD_SIZE
+    world = int(os.environ["WORLD_SIZE"]) if distributed else 1
+    # Checked before the process group starts, so that a bad value ends every rank at once.
+    if args.batch % world:
+        p.error(f"--batch {args.batch} must be a multiple of the number of processes, {world}")
+    rank = 0
     device = torch.device("cpu")
     if distributed:
         use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= int(
@@ -52,9 +61,7 @@ def main(argv=None):
             device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if use_cuda else "gloo")
-        rank, world = dist.get_rank(), dist.get_world_size()
-    if args.batch % world:
-        sys.exit(f"--batch {args.batch} must be divisible by the number of processes, {world}")
+        rank = dist.get_rank()
     local = args.batch // world
 
     x, label = make_moons(seed=args.seed)
@@ -79,6 +86,7 @@ def main(argv=None):
     if rank == 0:
         print(f"{world} process(es), {device.type}: accuracy {accuracy(model, x, label):.4f}")
         if args.save:
+            args.save.parent.mkdir(parents=True, exist_ok=True)
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, args.save)
             print(f"wrote {args.save}")
     if distributed:

@@ -1,22 +1,36 @@
 """The sigmoid and its derivative, sigma' = sigma (1 - sigma), and a check that autograd through
 torch_sigmoid_ext gives that derivative.
 
-    python examples/derivative.py [--quick] [--out derivative.png]
+    python examples/derivative.py [--quick] [--points N] [--out-dir DIR | --no-plot]
 
 In float64, at many points of [-30, 30], the gradient autograd computes through our op (which
 uses only the saved output y: y (1 - y)) is compared with the closed form written from x alone,
 e^-|x| / (1 + e^-|x|)^2, which shares no code with either. Prints the largest difference and
-exits 1 if it exceeds 1e-12; saves a plot (needs matplotlib).
+exits 1 if it exceeds 1e-12; saves a plot, derivative.png, in --out-dir (needs matplotlib).
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
 import torch_sigmoid_ext as tse
 
 TOLERANCE = 1e-12
+# Beside this script rather than in the current directory, which is often a source tree.
+OUTPUT = Path(__file__).resolve().parent / "output"
+
+
+def positive_int(text):
+    """An argparse type: an integer >= 1, refused in one line otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def closed_form_derivative(x):
@@ -54,15 +68,21 @@ def plot(path):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     print(f"wrote {path}")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--points", type=int, default=1_000_001)
-    p.add_argument("--out", default="derivative.png", help="PNG path; '' for no plot")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--points", type=positive_int, default=1_000_001, metavar="N",
+                   help="points of [-30, 30] compared")
     p.add_argument("--quick", action="store_true", help="10,001 points, for tests")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out-dir", type=Path, default=OUTPUT, metavar="DIR",
+                       help="folder for derivative.png, created if missing")
+    where.add_argument("--no-plot", action="store_true", help="print the numbers only")
     args = p.parse_args(argv)
     if args.quick:
         args.points = 10_001
@@ -75,8 +95,8 @@ def main(argv=None):
           f"(at x = {x[worst].item():.4f})")
     ok = diff.max().item() < TOLERANCE
     print(f"within {TOLERANCE:g}: {'yes' if ok else 'NO'}")
-    if args.out:
-        plot(args.out)
+    if not args.no_plot:
+        plot(args.out_dir / "derivative.png")
     return 0 if ok else 1
 
 

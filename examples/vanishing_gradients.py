@@ -1,18 +1,20 @@
 """Why deep sigmoid networks are hard to train: the gradient that reaches the first layers of a
 plain deep MLP shrinks geometrically with depth under sigmoid, and does not under ReLU.
 
-    python examples/vanishing_gradients.py [--quick] [--out vanishing_gradients.png]
+    python examples/vanishing_gradients.py [--quick] [--depths D ...] [--out-dir DIR]
 
 For each depth, a plain MLP (no residuals, no normalization) of that many Linear+activation
 layers, each activation with its usual initialization (Xavier for sigmoid, Kaiming for ReLU),
 gets one backward pass of a mean-squared loss; the norm of each Linear weight's gradient is
 averaged over a few seeds. Backpropagation multiplies the gradient by sigmoid's derivative at
 every layer, and that is at most 1/4, so under sigmoid the first layer's gradient falls by
-about 4x per layer; ReLU's derivative is 1 wherever the unit is active.
+about 4x per layer; ReLU's derivative is 1 wherever the unit is active. Saves a plot,
+vanishing_gradients.png, in --out-dir (needs matplotlib).
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -23,6 +25,19 @@ ACTIVATIONS = {
     "sigmoid": (tse.Sigmoid, lambda w: nn.init.xavier_normal_(w)),
     "relu": (nn.ReLU, lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")),
 }
+# Beside this script rather than in the current directory, which is often a source tree.
+OUTPUT = Path(__file__).resolve().parent / "output"
+
+
+def positive_int(text):
+    """An argparse type: an integer >= 1, refused in one line otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def make_mlp(depth, activation, width=64, seed=0):
@@ -75,16 +90,24 @@ def plot(per_layer, first_layer, depths, path):
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     print(f"wrote {path}")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--depths", type=int, nargs="+", default=[2, 5, 10, 15, 20, 25, 30])
-    p.add_argument("--seeds", type=int, default=5, help="models averaged per depth")
-    p.add_argument("--out", default="vanishing_gradients.png", help="PNG path; '' for no plot")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--depths", type=positive_int, nargs="+", metavar="D",
+                   default=[2, 5, 10, 15, 20, 25, 30],
+                   help="hidden-layer counts to compare; the last is also shown layer by layer")
+    p.add_argument("--seeds", type=positive_int, default=5, metavar="N",
+                   help="models averaged per depth")
     p.add_argument("--quick", action="store_true", help="depths 2, 10, 30 and 2 seeds, for tests")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out-dir", type=Path, default=OUTPUT, metavar="DIR",
+                       help="folder for vanishing_gradients.png, created if missing")
+    where.add_argument("--no-plot", action="store_true", help="print the numbers only")
     args = p.parse_args(argv)
     if args.quick:
         args.depths, args.seeds = [2, 10, 30], 2
@@ -106,8 +129,8 @@ def main(argv=None):
     for name in ACTIVATIONS:
         print(f"{name:>8}: " + " ".join(f"{v:.1e}" for v in per_layer[name][deepest]))
 
-    if args.out:
-        plot(per_layer, first_layer, args.depths, args.out)
+    if not args.no_plot:
+        plot(per_layer, first_layer, args.depths, args.out_dir / "vanishing_gradients.png")
     return 0
 
 
