@@ -109,8 +109,6 @@ TSE_HOST_DEVICE bool visnan(float a) { return a != a; }
 TSE_HOST_DEVICE bool visnan(double a) { return a != a; }
 TSE_HOST_DEVICE bool vlt(float a, float b) { return a < b; }
 TSE_HOST_DEVICE bool vlt(double a, double b) { return a < b; }
-TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
-TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
 TSE_HOST_DEVICE float vselect(bool m, float a, float b) { return m ? a : b; }
 TSE_HOST_DEVICE double vselect(bool m, double a, double b) { return m ? a : b; }
 // t = z * log2(e) + shifter holds n in its low bits; returns 2^(n + kBias).
