@@ -64,8 +64,8 @@ DEFAULT_CUDA_ARCHS = ("7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
 # (C++20 for recent torch, whose ATen headers refuse C++17; nvcc rejects a second -std).
 TARGET_FLAG = f"-DTORCH_TARGET_VERSION=0x{TORCH_TARGET[0]:02x}{TORCH_TARGET[1]:02x}000000000000"
 CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden", TARGET_FLAG]
-# GCC 12 warns about its own AVX-512 intrinsics (_mm512_undefined_*) at every inlined load,
-# about 400 false positives that buried the one line that mattered when a build failed.
+# GCC warns -Wmaybe-uninitialized inside its own AVX-512 intrinsics (_mm512_undefined_*) at
+# every inlined load: false positives that would bury a real error (docs/design.md).
 GCC_FLAGS = ["-Wno-maybe-uninitialized"]
 NVCC_FLAGS = ["-O3", "--fmad=false", TARGET_FLAG]
 # TORCH_SIGMOID_EXT_SANITIZE=1: compiled and linked in, for the host code only.

@@ -238,7 +238,7 @@ Tensor empty_with_layout_of(const Tensor& t) { return empty_strided_like(t, t.st
 // A dense copy of t whose dimensions run in the same order in memory as t's, as ATen's
 // empty_like does for a tensor that is not dense: a transposed slice gives a transposed
 // result. Copying into that order reads and writes along the same rows; contiguous() would
-// walk t's columns, several times slower than the sigmoid itself.
+// walk t's columns, a strided copy that costs more than the sigmoid itself.
 Tensor dense_copy(const Tensor& t) {
   const int64_t n = t.dim();
   const auto sizes = t.sizes();

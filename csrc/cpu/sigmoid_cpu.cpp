@@ -18,8 +18,8 @@ namespace {
 using torch::headeronly::ScalarType;
 
 // Elements per task for parallel_for: below this a second thread costs more than it saves.
-// The forward is dear enough per element for 2 threads to win from 16384 elements; the
-// backward, a cheap product, only from about 65536 (docs/speed.md).
+// The forward is dear per element, so its grain is a quarter of ATen's 32768; the backward, a
+// cheap product, keeps ATen's (docs/design.md).
 constexpr int64_t kForwardGrainSize = 8192;
 constexpr int64_t kBackwardGrainSize = 32768;
 
