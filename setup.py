@@ -60,12 +60,12 @@ DEFAULT_CUDA_ARCHS = ("7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
 # Flags in one place. -ffp-contract=off / --fmad=false: only the explicit fma calls in
 # csrc/sigmoid_math.h fuse, so every kernel (scalar, SIMD, CUDA) rounds identically.
 # Never -ffast-math: it breaks NaN handling and can switch flush-to-zero on for the process.
-# No -std: torch.utils.cpp_extension adds the standard the installed torch's headers need
-# (C++20 for recent torch, whose ATen headers refuse C++17; nvcc rejects a second -std).
+# No -std: torch.utils.cpp_extension adds -std=c++20 to both compilers (nvcc rejects a second
+# -std), so the compiler must take that flag: see MIN_COMPILERS.
 TARGET_FLAG = f"-DTORCH_TARGET_VERSION=0x{TORCH_TARGET[0]:02x}{TORCH_TARGET[1]:02x}000000000000"
 CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden", TARGET_FLAG]
-# GCC 12 warns about its own AVX-512 intrinsics (_mm512_undefined_*) at every inlined load,
-# about 400 false positives that buried the one line that mattered when a build failed.
+# GCC warns -Wmaybe-uninitialized inside its own AVX-512 intrinsics (_mm512_undefined_*) at
+# every inlined load: false positives that would bury a real error (docs/design.md).
 GCC_FLAGS = ["-Wno-maybe-uninitialized"]
 NVCC_FLAGS = ["-O3", "--fmad=false", TARGET_FLAG]
 # TORCH_SIGMOID_EXT_SANITIZE=1: compiled and linked in, for the host code only.
@@ -74,8 +74,9 @@ SANITIZE_FLAGS = [
     "-fno-omit-frame-pointer",
     "-fno-sanitize-recover=all",
 ]
-# The oldest compilers whose C++20 the installed torch's headers compile with.
-MIN_COMPILERS = {"g++": (9,), "clang": (10,)}
+# The oldest compilers that take -std=c++20, the standard torch.utils.cpp_extension compiles
+# with (g++ 9 knew it only as -std=c++2a and stops at the flag).
+MIN_COMPILERS = {"g++": (10,), "clang": (10,)}
 CUDA_SWITCH = "TORCH_SIGMOID_EXT_CUDA"
 
 
@@ -97,8 +98,9 @@ def check_compiler():
             [cxx, "--version"], capture_output=True, text=True, check=True
         ).stdout
     except (OSError, subprocess.CalledProcessError) as e:
-        fail(f"cannot run the C++ compiler {cxx!r} ({e}). Install g++ 9+ or clang 10+, or "
-             "point CXX at one.")
+        fail(f"cannot run the C++ compiler {cxx!r} ({e}). Install "
+             f"g++ {MIN_COMPILERS['g++'][0]}+ or clang {MIN_COMPILERS['clang'][0]}+, or point CXX "
+             "at one.")
     kind = "clang" if "clang" in banner else "g++"
     found = re.search(r"(\d+)\.(\d+)(?:\.\d+)?", banner.splitlines()[0] if banner else "")
     version = tuple(int(v) for v in found.groups()) if found else None

@@ -109,8 +109,6 @@ TSE_HOST_DEVICE bool visnan(float a) { return a != a; }
 TSE_HOST_DEVICE bool visnan(double a) { return a != a; }
 TSE_HOST_DEVICE bool vlt(float a, float b) { return a < b; }
 TSE_HOST_DEVICE bool vlt(double a, double b) { return a < b; }
-TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
-TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
 TSE_HOST_DEVICE float vselect(bool m, float a, float b) { return m ? a : b; }
 TSE_HOST_DEVICE double vselect(bool m, double a, double b) { return m ? a : b; }
 // t = z * log2(e) + shifter holds n in its low bits; returns 2^(n + kBias).
@@ -187,7 +185,7 @@ TSE_HOST_DEVICE V exp_neg_q(V r, F64Consts) {
 }
 
 // sigmoid(x), within 2 ULP of the exact value for every input, subnormal results included
-// (the exhaustive float32 sweep measures 1.66 ULP). With e^-x = 2^-n p and p = e^-r = 1 + r q:
+// (docs/design.md has the measured maximum). With e^-x = 2^-n p and p = e^-r = 1 + r q:
 //   sigmoid(x) = 1 / (1 + 2^-n p) = 2^n / d,   d = p + 2^n = (1 + 2^n) + r q
 // - For |x| <= kExactX, 1 + 2^n is exact, and d is rounded once, by one fused multiply-add.
 // - Below -kExactX, 2^n is too small to add to 1 exactly: d = 1 + (r q + 2^n), where the inner
@@ -217,8 +215,7 @@ TSE_HOST_DEVICE V sigmoid_formula(V x) {
 // sigmoid_formula for |x| <= C::kExactX, where it gives the same bits with less work: no clamp,
 // no selects, and 2^n is a normal number, so scaling by it is an integer add to the exponent.
 // The vector loops take this path when every lane of a vector is in range, which is the common
-// case by far, and sigmoid_formula otherwise: 17 vector operations, range check included,
-// against 28 (AVX-512).
+// case by far, and sigmoid_formula otherwise (docs/design.md counts the operations).
 template <typename C, typename V>
 TSE_HOST_DEVICE V sigmoid_formula_mid(V x) {
   const V one(1);
@@ -260,8 +257,7 @@ TSE_HOST_DEVICE V sigmoid_half_formula(V x) {
 
 // sigmoid_half_formula for |x| <= F32Consts::kNormalX, as sigmoid_formula_mid is for
 // sigmoid_formula: the same bits (above 30, where the full formula clamps, both give exactly
-// 1), from 14 vector operations against 16, of which two are vscalefps (two cycles each on
-// Zen 4) (AVX-512).
+// 1) with fewer operations: integer adds to the exponent in place of AVX-512's two vscalefps.
 template <typename V>
 TSE_HOST_DEVICE V sigmoid_half_formula_mid(V x) {
   using C = F32Consts;

@@ -238,7 +238,7 @@ Tensor empty_with_layout_of(const Tensor& t) { return empty_strided_like(t, t.st
 // A dense copy of t whose dimensions run in the same order in memory as t's, as ATen's
 // empty_like does for a tensor that is not dense: a transposed slice gives a transposed
 // result. Copying into that order reads and writes along the same rows; contiguous() would
-// walk t's columns, several times slower than the sigmoid itself.
+// walk t's columns, a strided copy that costs more than the sigmoid itself.
 Tensor dense_copy(const Tensor& t) {
   const int64_t n = t.dim();
   const auto sizes = t.sizes();
@@ -314,19 +314,15 @@ Tensor prepared_input(const Tensor& input, ScalarType dtype) {
   return is_dense(t) ? t : dense_copy(t);
 }
 
-Tensor sigmoid_new(ForwardKernel kernel, const Tensor& input) {
+}  // namespace
+
+Tensor sigmoid_with(ForwardKernel kernel, const Tensor& input) {
   const ScalarType dtype = result_dtype(input.scalar_type());
   check_supported_dtype(dtype, "sigmoid", "the input");
   const Tensor in = prepared_input(input, dtype);
   Tensor out = empty_with_layout_of(in);
   if (out.numel() != 0) kernel(out, in);
   return out;
-}
-
-}  // namespace
-
-Tensor sigmoid_with(ForwardKernel kernel, const Tensor& input) {
-  return sigmoid_new(kernel, input);
 }
 
 void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
@@ -345,7 +341,7 @@ void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input) {
     kernel(input, input);
   } else {
     Tensor target = input;
-    torch::stable::copy_(target, sigmoid_new(kernel, input));
+    torch::stable::copy_(target, sigmoid_with(kernel, input));
   }
 }
 
@@ -391,7 +387,7 @@ void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& o
     return;
   }
   Tensor target = out;
-  torch::stable::copy_(target, sigmoid_new(kernel, input));
+  torch::stable::copy_(target, sigmoid_with(kernel, input));
 }
 
 Tensor sigmoid_backward_with(BackwardKernel kernel, const Tensor& grad_output,

@@ -5,6 +5,7 @@
 // refusals in torch_sigmoid_ext/_unsupported.py instead.
 #pragma once
 
+#include <torch/csrc/stable/library.h>
 #include <torch/csrc/stable/tensor.h>
 
 #include <stdexcept>
@@ -38,5 +39,26 @@ void sigmoid_inplace_with(ForwardKernel kernel, const Tensor& input);
 void sigmoid_out_with(ForwardKernel kernel, const Tensor& input, const Tensor& out);
 Tensor sigmoid_backward_with(BackwardKernel kernel, const Tensor& grad_output,
                              const Tensor& output);
+
+// The registered functions of one device, the same for every device but for its two kernels.
+// A device file registers them all with
+//   DeviceOps<&sigmoid_kernel, &sigmoid_backward_kernel>::impl_all(m);
+template <ForwardKernel kernel, BackwardKernel backward_kernel>
+struct DeviceOps {
+  static Tensor sigmoid(Tensor input) { return sigmoid_with(kernel, input); }
+  static void sigmoid_(Tensor input) { sigmoid_inplace_with(kernel, input); }
+  static void sigmoid_out(Tensor input, Tensor out) { sigmoid_out_with(kernel, input, out); }
+  static Tensor sigmoid_backward(Tensor grad_output, Tensor output) {
+    return sigmoid_backward_with(backward_kernel, grad_output, output);
+  }
+  // The library's type is a parameter: torch has moved and renamed it between versions.
+  template <typename Library>
+  static void impl_all(Library& m) {
+    m.impl("sigmoid", TORCH_BOX(&sigmoid));
+    m.impl("sigmoid_", TORCH_BOX(&sigmoid_));
+    m.impl("sigmoid.out", TORCH_BOX(&sigmoid_out));
+    m.impl("sigmoid_backward", TORCH_BOX(&sigmoid_backward));
+  }
+};
 
 }  // namespace torch_sigmoid_ext

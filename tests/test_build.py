@@ -188,6 +188,7 @@ def _fake_compiler(tmp_path, banner):
     [
         ("g++ (GCC) 7.5.0\nCopyright (C) 2017 Free Software Foundation, Inc.", "g++", "7.5"),
         ("g++ (Ubuntu 8.4.0-3ubuntu2) 8.4.0", "g++", "8.4"),
+        ("g++ (Ubuntu 9.4.0-1ubuntu1~20.04.2) 9.4.0", "g++", "9.4"),  # no -std=c++20
         ("clang version 9.0.1 (Fedora 9.0.1-2.fc31)\nTarget: x86_64", "clang", "9.0"),
     ],
 )
@@ -199,7 +200,7 @@ def test_compiler_too_old(tree, tmp_path, banner, kind, version):
 
 @pytest.mark.parametrize(
     "banner",
-    ["g++ (GCC) 9.1.0", "clang version 10.0.0", "Ubuntu clang version 18.1.3 (1ubuntu1)"],
+    ["g++ (GCC) 10.1.0", "clang version 10.0.0", "Ubuntu clang version 18.1.3 (1ubuntu1)"],
 )
 def test_compiler_new_enough(tree, tmp_path, banner):
     cxx = _fake_compiler(tmp_path, banner)

@@ -2,7 +2,6 @@
 // tensor, all with the same layout, so each is one flat loop that torch::stable::parallel_for
 // splits across torch.get_num_threads() threads. Each piece goes to the active ISA variant's
 // loop.
-#include <torch/csrc/stable/library.h>
 #include <torch/csrc/stable/ops.h>
 #include <torch/headeronly/core/ScalarType.h>
 #include <torch/headeronly/util/complex.h>
@@ -19,8 +18,8 @@ namespace {
 using torch::headeronly::ScalarType;
 
 // Elements per task for parallel_for: below this a second thread costs more than it saves.
-// The forward is dear enough per element for 2 threads to win from 16384 elements; the
-// backward, a cheap product, only from about 65536 (docs/speed.md).
+// The forward is dear per element, so its grain is a quarter of ATen's 32768; the backward, a
+// cheap product, keeps ATen's (docs/design.md).
 constexpr int64_t kForwardGrainSize = 8192;
 constexpr int64_t kBackwardGrainSize = 32768;
 
@@ -121,23 +120,10 @@ void sigmoid_backward_kernel(const Tensor& out, const Tensor& grad_output, const
   }
 }
 
-Tensor sigmoid_cpu(Tensor input) { return sigmoid_with(sigmoid_kernel, input); }
-
-void sigmoid__cpu(Tensor input) { sigmoid_inplace_with(sigmoid_kernel, input); }
-
-void sigmoid_out_cpu(Tensor input, Tensor out) { sigmoid_out_with(sigmoid_kernel, input, out); }
-
-Tensor sigmoid_backward_cpu(Tensor grad_output, Tensor output) {
-  return sigmoid_backward_with(sigmoid_backward_kernel, grad_output, output);
-}
-
 }  // namespace
 
 STABLE_TORCH_LIBRARY_IMPL(torch_sigmoid_ext, CPU, m) {
-  m.impl("sigmoid", TORCH_BOX(&sigmoid_cpu));
-  m.impl("sigmoid_", TORCH_BOX(&sigmoid__cpu));
-  m.impl("sigmoid.out", TORCH_BOX(&sigmoid_out_cpu));
-  m.impl("sigmoid_backward", TORCH_BOX(&sigmoid_backward_cpu));
+  DeviceOps<&sigmoid_kernel, &sigmoid_backward_kernel>::impl_all(m);
 }
 
 }  // namespace torch_sigmoid_ext

@@ -49,9 +49,8 @@ const char* supported_variants();
 
 // Calls that touch at least this many bytes (inputs and output, a buffer counted once) write
 // with the streaming loops. By default 1.5 times the larger of 32 MiB and the L3 size Linux
-// reports for CPU 0: measured on a 32 MiB L3, with the output read right after, streaming cost
-// 6-39% at 32 MiB touched, was even (0.81-1.13x) at 48 MiB and saved 11-24% at 64 MiB. Below
-// that an output stays in cache for whatever reads it next.
+// reports for CPU 0, where streaming stops costing a reader of the output (docs/design.md);
+// below that an output stays in cache for whatever reads it next.
 int64_t streaming_min_bytes();
 // Sets it for the whole process (tests); returns the previous value.
 int64_t set_streaming_min_bytes(int64_t bytes);

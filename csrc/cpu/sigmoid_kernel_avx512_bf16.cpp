@@ -62,8 +62,12 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
       _mm512_storeu_si512(p, _mm512_permutexvar_epi64(order, both));
       return;
     }
-    const auto bits = [](F32x16 h) { return Avx512Vec::bf16_bits(canonical_nan<F32Consts>(h)); };
-    _mm512_storeu_si512(p, _mm512_packus_epi32(bits(v.a), bits(v.b)));
+    _mm512_storeu_si512(p, _mm512_packus_epi32(canonical_bits(v.a), canonical_bits(v.b)));
+  }
+  // A function, not a captureless lambda: GCC compiles such a lambda's function-pointer thunk
+  // without the pragma's target, and warns (-Wpsabi) that its 512-bit return changes the ABI.
+  static __m512i canonical_bits(F32x16 h) {
+    return Avx512Vec::bf16_bits(canonical_nan<F32Consts>(h));
   }
   static Pair<F32x16> backward2(Pair<F32x16> g, Pair<F32x16> y) {
     const F32x16 one(1.0f);

@@ -68,8 +68,7 @@ const KernelTable* initial_table() {
 }
 
 // The L3 cache that CPU 0 shares, in bytes, as Linux describes it (0 if it doesn't). Not
-// sysconf(_SC_LEVEL3_CACHE_SIZE): in this VM that says 320 MiB, the whole package's, where
-// lscpu and sysfs say 32 MiB.
+// sysconf(_SC_LEVEL3_CACHE_SIZE), which on some VMs gives the whole package's L3 instead.
 int64_t l3_bytes() {
   std::FILE* f = std::fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
   if (f == nullptr) {

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "../sigmoid_math.h"
@@ -253,12 +252,11 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
 
 // Streaming: the output goes out with non-temporal stores, which skip the read of each cache
 // line that an ordinary store does first. For calls too large to stay in cache (see
-// streaming_min_bytes) that read is pure cost: float32 out= at 2^24 elements, 2 threads,
-// 3.9 ms with ordinary stores, 3.2 ms streaming. The Io's vector stores become Vec::stream;
+// streaming_min_bytes) that read is pure cost. The Io's vector stores become Vec::stream;
 // the elements before the output's first 64-byte boundary take the ordinary loop, and
 // Vec::stream_fence orders the streaming stores before the loop returns, so that a thread
 // joining ours sees them. float32 and float64 only: the 16-bit loops store conversions, and
-// streaming them through a buffer measured slower than not (bfloat16: 2.5 against 2.0 ms).
+// streaming those through a buffer lost to ordinary stores (docs/design.md).
 template <class Base, class Vec>
 struct StreamingIo : Base {
   using S = typename Base::Storage;

@@ -5,7 +5,6 @@
 // GPU give the same bits. Every index is int64_t: tensors past 2^31 elements are fine.
 #include <cuda_runtime.h>
 #include <torch/csrc/stable/accelerator.h>
-#include <torch/csrc/stable/library.h>
 #include <torch/csrc/stable/macros.h>
 #include <torch/csrc/stable/tensor.h>
 #include <torch/headeronly/core/ScalarType.h>
@@ -238,77 +237,50 @@ void check_operand(const Tensor& t, const Tensor& out, const char* op, const cha
                   out.scalar_type(), "; pass tensors of one dtype");
 }
 
-void sigmoid_kernel(const Tensor& out, const Tensor& input) {
-  check_operand(input, out, "sigmoid", "the input");
+// After the checks, the launcher order: device guard, early return on empty, dtype dispatch,
+// launch. Kind is Forward or Backward; op names the op in the error.
+template <template <class> class Kind>
+void launch_for_dtype(const char* op, const Tensor& out,
+                      const std::array<const Tensor*, Kind<Float32Op>::kInputs>& in) {
   const torch::stable::accelerator::DeviceGuard guard(out.get_device_index());
   if (out.numel() == 0) {
     return;
   }
-  const std::array<const Tensor*, 1> in = {&input};
   switch (out.scalar_type()) {
     case ScalarType::Float:
-      return launch_flat<Forward<Float32Op>>(out, in);
+      return launch_flat<Kind<Float32Op>>(out, in);
     case ScalarType::Double:
-      return launch_flat<Forward<Float64Op>>(out, in);
+      return launch_flat<Kind<Float64Op>>(out, in);
     case ScalarType::Half:
-      return launch_flat<Forward<Float16Op>>(out, in);
+      return launch_flat<Kind<Float16Op>>(out, in);
     case ScalarType::BFloat16:
-      return launch_flat<Forward<BFloat16Op>>(out, in);
+      return launch_flat<Kind<BFloat16Op>>(out, in);
     case ScalarType::ComplexFloat:
-      return launch_flat<Forward<ComplexOp<float>>>(out, in);
+      return launch_flat<Kind<ComplexOp<float>>>(out, in);
     case ScalarType::ComplexDouble:
-      return launch_flat<Forward<ComplexOp<double>>>(out, in);
+      return launch_flat<Kind<ComplexOp<double>>>(out, in);
     default:
-      STD_TORCH_CHECK(false, "torch_sigmoid_ext.sigmoid: no CUDA kernel for dtype ",
+      STD_TORCH_CHECK(false, "torch_sigmoid_ext.", op, ": no CUDA kernel for dtype ",
                       out.scalar_type());
   }
+}
+
+void sigmoid_kernel(const Tensor& out, const Tensor& input) {
+  check_operand(input, out, "sigmoid", "the input");
+  launch_for_dtype<Forward>("sigmoid", out, {&input});
 }
 
 void sigmoid_backward_kernel(const Tensor& grad_input, const Tensor& grad_output,
                              const Tensor& output) {
   check_operand(grad_output, grad_input, "sigmoid_backward", "grad_output");
   check_operand(output, grad_input, "sigmoid_backward", "output");
-  const torch::stable::accelerator::DeviceGuard guard(grad_input.get_device_index());
-  if (grad_input.numel() == 0) {
-    return;
-  }
-  const std::array<const Tensor*, 2> in = {&grad_output, &output};
-  switch (grad_input.scalar_type()) {
-    case ScalarType::Float:
-      return launch_flat<Backward<Float32Op>>(grad_input, in);
-    case ScalarType::Double:
-      return launch_flat<Backward<Float64Op>>(grad_input, in);
-    case ScalarType::Half:
-      return launch_flat<Backward<Float16Op>>(grad_input, in);
-    case ScalarType::BFloat16:
-      return launch_flat<Backward<BFloat16Op>>(grad_input, in);
-    case ScalarType::ComplexFloat:
-      return launch_flat<Backward<ComplexOp<float>>>(grad_input, in);
-    case ScalarType::ComplexDouble:
-      return launch_flat<Backward<ComplexOp<double>>>(grad_input, in);
-    default:
-      STD_TORCH_CHECK(false, "torch_sigmoid_ext.sigmoid_backward: no CUDA kernel for dtype ",
-                      grad_input.scalar_type());
-  }
-}
-
-Tensor sigmoid_cuda(Tensor input) { return sigmoid_with(sigmoid_kernel, input); }
-
-void sigmoid__cuda(Tensor input) { sigmoid_inplace_with(sigmoid_kernel, input); }
-
-void sigmoid_out_cuda(Tensor input, Tensor out) { sigmoid_out_with(sigmoid_kernel, input, out); }
-
-Tensor sigmoid_backward_cuda(Tensor grad_output, Tensor output) {
-  return sigmoid_backward_with(sigmoid_backward_kernel, grad_output, output);
+  launch_for_dtype<Backward>("sigmoid_backward", grad_input, {&grad_output, &output});
 }
 
 }  // namespace
 
 STABLE_TORCH_LIBRARY_IMPL(torch_sigmoid_ext, CUDA, m) {
-  m.impl("sigmoid", TORCH_BOX(&sigmoid_cuda));
-  m.impl("sigmoid_", TORCH_BOX(&sigmoid__cuda));
-  m.impl("sigmoid.out", TORCH_BOX(&sigmoid_out_cuda));
-  m.impl("sigmoid_backward", TORCH_BOX(&sigmoid_backward_cuda));
+  DeviceOps<&sigmoid_kernel, &sigmoid_backward_kernel>::impl_all(m);
 }
 
 }  // namespace torch_sigmoid_ext
