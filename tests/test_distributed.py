@@ -144,6 +144,7 @@ def _train(tmp_path, name, *launcher):
 
 
 @needs_gloo
+@pytest.mark.slow  # two training runs, one of them two processes under torchrun
 def test_ddp_matches_single_process(tmp_path):
     single = _train(tmp_path, "single")
     ddp = _train(tmp_path, "ddp", "-m", "torch.distributed.run", "--standalone",
