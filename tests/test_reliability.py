@@ -141,8 +141,8 @@ class _SigmoidDataset(torch.utils.data.Dataset):
         return i, y.detach()[:7].clone(), gx[:7].clone(), torch.get_num_threads()
 
 
-@pytest.mark.parametrize("context", ["fork", "spawn"])
-def test_dataloader_workers(context):
+def check_dataloader_workers(context):
+    """The ops in two DataLoader workers started by context: every item right, one thread each."""
     loader = torch.utils.data.DataLoader(
         _SigmoidDataset(), batch_size=None, num_workers=2, multiprocessing_context=context
     )
@@ -156,6 +156,22 @@ def test_dataloader_workers(context):
         assert worker_threads == 1  # DataLoader's workers run one intra-op thread
         seen.add(int(i))
     assert seen == set(range(16))
+
+
+def test_dataloader_workers_spawn():
+    check_dataloader_workers("spawn")
+
+
+def test_dataloader_workers_fork():
+    # From a fresh interpreter, as a training script's DataLoader forks: torch refuses autograd
+    # in a forked child once the parent's autograd engine has started its device threads
+    # (pytorch's "Autograd and Fork" rule), and whether an earlier test in this process started
+    # them depends on the order the tests run in.
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_reliability; "
+            "test_reliability.check_dataloader_workers('fork')")
+    result = subprocess.run([sys.executable, "-c", code, os.path.dirname(__file__)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
 
 
 # Memory
