@@ -15,7 +15,7 @@ from packaging.version import Version
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext import __main__ as cli
 from torch_sigmoid_ext._extension import native
-from torch_sigmoid_ext import _cli, benchmark, compare
+from torch_sigmoid_ext.tools import _cli, benchmark, compare
 
 PACKAGE_DIR = os.path.dirname(tse.__file__)
 
@@ -318,7 +318,7 @@ def test_accuracy_command_quick(tmp_path):
 def test_benchmark_roof_moves_what_the_op_moves(mode):
     # The roofline is only a bound if it reads and writes what the op does: the same buffers in
     # the same rotation, and as many bytes out.
-    from torch_sigmoid_ext import benchmark
+    from torch_sigmoid_ext.tools import benchmark
 
     dtype, size = torch.bfloat16, 1 << 20
     nbuf = benchmark._buffers(mode, dtype, size)
@@ -340,7 +340,7 @@ def test_benchmark_roof_moves_what_the_op_moves(mode):
 def test_benchmark_times_with_the_thread_count_it_reports():
     # torch.utils.benchmark.Timer runs on one thread unless told otherwise: every "2 threads"
     # row was once a one-thread measurement.
-    from torch_sigmoid_ext import benchmark
+    from torch_sigmoid_ext.tools import benchmark
 
     original = torch.get_num_threads()
     seen = []

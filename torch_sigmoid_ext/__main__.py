@@ -26,7 +26,7 @@ def main(argv=None):
     if name not in COMMANDS:
         print(f"unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"torch_sigmoid_ext.{COMMANDS[name][0]}")
+    module = importlib.import_module(f"torch_sigmoid_ext.tools.{COMMANDS[name][0]}")
     return module.main(argv)
 
 

@@ -28,7 +28,7 @@ import torch_sigmoid_ext as tse
 
 from . import _cli
 from . import _numerics as num
-from ._extension import native
+from .._extension import native
 
 IMPLS = {"ours": tse.sigmoid, "torch": torch.sigmoid}
 BACKWARD = {
