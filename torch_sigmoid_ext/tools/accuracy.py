@@ -1,4 +1,5 @@
-"""python -m torch_sigmoid_ext.accuracy: how accurate this package and torch.sigmoid are.
+"""python -m torch_sigmoid_ext accuracy: how accurate this package and torch.sigmoid are,
+side by side, over every float32, float16 and bfloat16 value and a float64 sample.
 
 - float32: every bit pattern (all 2^32, in chunks); float16 and bfloat16: every value.
   Compared against a float64 reference computed stably (x < 0: e^x / (1 + e^x)), which is
@@ -15,7 +16,6 @@ vector width, offsets, strided inputs), and that every CPU kernel variant gives 
 Writes a JSON summary.
 """
 
-import argparse
 import json
 import math
 import sys
@@ -26,17 +26,17 @@ import torch
 
 import torch_sigmoid_ext as tse
 
+from .._extension import native
 from . import _cli
 from . import _numerics as num
-from .._extension import native
 
+PROG = f"{_cli.PROG} accuracy"
 IMPLS = {"ours": tse.sigmoid, "torch": torch.sigmoid}
 BACKWARD = {
     "ours": torch.ops.torch_sigmoid_ext.sigmoid_backward,
     "torch": torch.ops.aten.sigmoid_backward,
 }
-FLOAT_NAMES = {"float32": torch.float32, "float64": torch.float64,
-               "float16": torch.float16, "bfloat16": torch.bfloat16}
+FLOAT_NAMES = _cli.DTYPES
 INT_VIEW = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16,
             torch.float64: torch.int64}
 
@@ -239,8 +239,7 @@ def _same_bits(a, b):
     return torch.equal(a.view(INT_VIEW[a.dtype]), b.view(INT_VIEW[b.dtype]))
 
 
-def _name(dtype):
-    return str(dtype).replace("torch.", "")
+_name = _cli.dtype_name
 
 
 def run(args):
@@ -322,26 +321,66 @@ def print_report(report):
     print(_cli.table(CHECK_COLUMNS, checks))
 
 
+# About the most bytes of memory each input takes while a chunk is compared: the input, its
+# float64 copy and reference, both results and the numpy temporaries of ulp_error(). The
+# float64 sample holds 2.5 inputs per --float64-samples, each in extended precision.
+BYTES_PER_VALUE = 160
+BYTES_PER_FLOAT64_SAMPLE = 2.5 * 200
+DEFAULT_CHUNK_BITS = 24
+DEFAULT_FLOAT64_SAMPLES = 1 << 22
+MIN_CHUNK_BITS = 8
+MIN_FLOAT64_SAMPLES = 16
+
+
+def build_parser():
+    memory = _cli.physical_memory()
+    max_chunk_bits = max(MIN_CHUNK_BITS, min(32, (memory // BYTES_PER_VALUE).bit_length() - 1))
+    max_float64 = max(MIN_FLOAT64_SAMPLES, int(memory // BYTES_PER_FLOAT64_SAMPLE))
+    parser = _cli.parser(PROG, __doc__)
+    parser.add_argument("--device", default=None,
+                        help="cpu or cuda (default: cuda where there is a GPU and this build "
+                        "has CUDA kernels, else cpu)")
+    parser.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES),
+                        choices=list(FLOAT_NAMES),
+                        help="the dtypes to sweep (default: all: %s)" % " ".join(FLOAT_NAMES))
+    parser.add_argument("--quick", action="store_true",
+                        help="a strided sample of float32 and a smaller float64 sample "
+                        "(default: off)")
+    parser.add_argument("--chunk-bits", default=DEFAULT_CHUNK_BITS,
+                        type=_cli.int_in(MIN_CHUNK_BITS, max_chunk_bits,
+                                         "--chunk-bits (bounded by this machine's memory)"),
+                        help="log2 of the inputs compared at once; the largest this machine's "
+                        f"memory holds is {max_chunk_bits} (default: %(default)s)")
+    parser.add_argument("--float64-samples", default=DEFAULT_FLOAT64_SAMPLES,
+                        type=_cli.int_in(MIN_FLOAT64_SAMPLES, max_float64,
+                                         "--float64-samples (bounded by this machine's memory)"),
+                        help="random float64 bit patterns, and as many values in [-40, 40], "
+                        "compared (default: %(default)s)")
+    parser.add_argument("--json", default=f"{_cli.RESULTS_DIR}/accuracy.json",
+                        help="where to write the summary; '' for nowhere (default: "
+                        "%(default)s)")
+    return parser
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.accuracy",
-                                description=__doc__.split("\n")[0])
-    p.add_argument("--device", default=_cli.default_device(),
-                   help="cpu or cuda (default: cuda where there is a GPU and this build has CUDA "
-                   "kernels, else cpu)")
-    p.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES), choices=list(FLOAT_NAMES))
-    p.add_argument("--quick", action="store_true",
-                   help="a strided sample of float32 and a smaller float64 sample (seconds)")
-    p.add_argument("--chunk-bits", type=int, default=24, help="log2 of the inputs per chunk")
-    p.add_argument("--float64-samples", type=int, default=1 << 22)
-    p.add_argument("--json", default="accuracy.json")
-    args = p.parse_args(argv)
-    if _cli.parse_device(p.prog, args.device) is None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _cli.check_environment(parser)
+    device = _cli.parse_device(parser.prog, args.device or _cli.default_device())
+    if device is None:
+        return 2
+    args.device = str(device)
+    problem = _cli.missing_module()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     report = run(args)
     print_report(report)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"wrote {args.json}")
+    path = _cli.output_path(args.json)
+    if path:
+        with open(path, "w") as json_file:
+            json.dump(report, json_file, indent=1)
+        print(f"wrote {path}")
     ok = all(d["paths"]["bit_identical"] for d in report["dtypes"].values())
     return 0 if ok else 1
 

@@ -8,7 +8,6 @@ agree. Exits 1 if our results break the documented bounds, so it doubles as an i
 check.
 """
 
-import argparse
 import statistics
 import sys
 
@@ -17,8 +16,10 @@ import torch
 
 import torch_sigmoid_ext as tse
 
-from . import _cli, accuracy, benchmark
+from . import _cli, accuracy, benchmark, timing
 from . import _numerics as num
+
+PROG = f"{_cli.PROG} compare"
 
 # The documented bounds (README, "Accuracy"): max ULP for forward, backward.
 BOUNDS = {
@@ -30,13 +31,10 @@ BOUNDS = {
 COMPLEX_RTOL = {torch.complex64: 1e-5, torch.complex128: 1e-12}
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 # (interleaved samples, seconds per sample) for each speed figure, without and with --quick:
-# enough samples for the spread that decides whether a figure is noisy, in a run that stays
-# well under a minute on 2 cores.
+# enough samples for the spread that decides whether a figure is noisy, in a run short
+# enough for an installation check.
 TIMING = {False: (21, 0.01), True: (11, 0.005)}
-
-
-def _name(dtype):
-    return str(dtype).replace("torch.", "")
+_name = _cli.dtype_name
 
 
 def _real_rows(device, n):
@@ -96,12 +94,13 @@ def _timing_rows(device, sizes, samples, min_time):
     with _cli.progress(len(grid), "timing") as bar:
         for dtype, size in grid:
             ours, theirs, _ = benchmark.callables("forward", dtype, size, device)
-            (t_ours, t_torch), cpu_wait = benchmark.measure((ours, theirs), device, samples,
-                                                            min_time)
-            ratio, spread, noisy = benchmark.speedup(t_torch, t_ours, cpu_wait)
+            (ours_times, torch_times), wait = timing.measure((ours, theirs), device, samples,
+                                                             min_time)
+            speedup = timing.speedup(torch_times, ours_times, wait)
             rows.append((_name(dtype), f"2^{size.bit_length() - 1}",
-                         statistics.median(t_ours) * 1e6, statistics.median(t_torch) * 1e6,
-                         spread, benchmark.format_speedup(ratio, noisy)))
+                         statistics.median(ours_times) * 1e6,
+                         statistics.median(torch_times) * 1e6, speedup.spread,
+                         timing.format_ratio(speedup.value, speedup.noisy)))
             bar.update()
     return rows
 
@@ -136,24 +135,33 @@ COMPLEX_COLUMNS = [
                 _bounds_text(COMPLEX_RTOL, "{:g}".format) + ", else BROKEN, and compare exits 1",
                 align="<"),
 ]
-TIMING_COLUMNS = [benchmark.COLUMNS[name] for name in
+TIMING_COLUMNS = [benchmark.grid_columns()[name] for name in
                   ("dtype", "size", "ours us", "torch us", "spread", "speedup")]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m torch_sigmoid_ext compare",
-        description="Compare torch_sigmoid_ext with torch.sigmoid: accuracy, gradients, speed.",
-    )
-    parser.add_argument("--device", default=_cli.default_device(),
+def build_parser():
+    parser = _cli.parser(PROG, __doc__)
+    parser.add_argument("--device", default=None,
                         help="cpu or cuda (default: cuda where there is a GPU and this build "
                         "has CUDA kernels, else cpu)")
-    parser.add_argument("--quick", action="store_true", help="smaller samples, fewer sizes")
-    parser.add_argument("--samples", type=int,
-                        help="interleaved samples per speed figure (default: 21; 11 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller accuracy samples and fewer sizes timed (default: off)")
+    parser.add_argument("--samples", type=_cli.int_in(1, 10000, "--samples"),
+                        help=f"interleaved samples per speed figure (default: {TIMING[False][0]}; "
+                        f"with --quick {TIMING[True][0]})")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
-    device = _cli.parse_device(parser.prog, args.device)
+    _cli.check_environment(parser)
+    device = _cli.parse_device(parser.prog, args.device or _cli.default_device())
     if device is None:
+        return 2
+    problem = _cli.missing_module()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     n = 1 << (12 if args.quick else 16)
 
@@ -176,8 +184,7 @@ def main(argv=None):
     samples, min_time = TIMING[args.quick]
     samples = args.samples or samples
     print(f"\nForward speed of sigmoid(x), {samples} interleaved samples per row, each call on "
-          "the next of several\nbuffers (more sizes and modes: python -m "
-          "torch_sigmoid_ext.benchmark):\n")
+          f"the next of several\nbuffers (more sizes and modes: {benchmark.PROG}):\n")
     print(_cli.table(TIMING_COLUMNS, _timing_rows(device, sizes, samples, min_time)))
 
     ok = real_ok and cplx_ok and grads_ok
