@@ -153,12 +153,12 @@ def check_environment(parser_):
         return
     supported = tse.build_info()["cpu_variants_supported"].split(",")
     if forced not in CPU_VARIANTS:
-        parser_.error(f"{CPU_VARIANT_VARIABLE}={forced} is not a CPU variant; use one of "
-                      f"{', '.join(CPU_VARIANTS)} (this CPU runs {', '.join(supported)}), or "
-                      "unset it")
+        parser_.exit(2, f"{parser_.prog}: error: {CPU_VARIANT_VARIABLE}={forced} is not a CPU "
+                     f"variant; use one of {', '.join(CPU_VARIANTS)} (this CPU runs "
+                     f"{', '.join(supported)}), or unset it\n")
     if forced not in supported:
-        parser_.error(f"{CPU_VARIANT_VARIABLE}={forced}: this CPU cannot run it; use one of "
-                      f"{', '.join(supported)}, or unset it")
+        parser_.exit(2, f"{parser_.prog}: error: {CPU_VARIANT_VARIABLE}={forced}: this CPU "
+                     f"cannot run it; use one of {', '.join(supported)}, or unset it\n")
 
 
 def output_path(path):

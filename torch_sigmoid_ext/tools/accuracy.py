@@ -71,9 +71,10 @@ class _Stats:
         if normal.any():
             self.max_normal = max(self.max_normal, float(err[normal].max()))
         if err.size:
-            idx = np.argpartition(-err, min(self.keep, err.size - 1))[: self.keep]
-            for i in idx:
-                self.worst.append((float(err[i]), float(x[i]), float(yv[i]), float(ref_rounded[i])))
+            largest = np.argpartition(-err, min(self.keep, err.size - 1))[: self.keep]
+            for index in largest:
+                self.worst.append((float(err[index]), float(x[index]), float(yv[index]),
+                                   float(ref_rounded[index])))
             self.worst = sorted(self.worst, reverse=True)[: self.keep]
             self.max = max(self.max, float(err.max()))
 
@@ -84,8 +85,8 @@ class _Stats:
             "n": self.count,
             "max_ulp_normal_results": self.max_normal,
             "correctly_rounded_abs_x_le_100": self.correct_mid / max(1, self.count_mid),
-            "worst": [{"x": x, "ulp": e, "got": g, "correctly_rounded": c}
-                      for e, x, g, c in self.worst],
+            "worst": [{"x": x, "ulp": error, "got": got, "correctly_rounded": rounded}
+                      for error, x, got, rounded in self.worst],
         }
 
 
@@ -141,9 +142,10 @@ def sweep_float64(device, n, quick):
     stats = {}
     for impl, fn in IMPLS.items():
         y = fn(x.to(device))
-        s = _Stats()
-        s.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64), torch.float64)
-        stats[impl] = s.summary()
+        impl_stats = _Stats()
+        impl_stats.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64),
+                       torch.float64)
+        stats[impl] = impl_stats.summary()
     stats["reference_check"] = _mpmath_check(x[:: max(1, x.numel() // 2000)], ref[:: max(1, x.numel() // 2000)])
     return stats
 
@@ -172,8 +174,9 @@ def sweep_backward(dtype, device, n):
     ref = num.reference_sigmoid_backward(g, y)
     out = {}
     for impl, fn in BACKWARD.items():
-        b = fn(g.to(device), y.to(device))
-        out[impl] = {"max_ulp": float(num.ulp_error(b, ref, dtype).max()), "n": int(x.numel())}
+        result = fn(g.to(device), y.to(device))
+        out[impl] = {"max_ulp": float(num.ulp_error(result, ref, dtype).max()),
+                     "n": int(x.numel())}
     return out
 
 
@@ -189,16 +192,16 @@ def special_values(dtype, device):
     out = {}
     for impl, fn in IMPLS.items():
         y = fn(x.to(device)).cpu()
-        out[impl] = {name: _show(v) for name, v in zip(cases, y.tolist())}
+        out[impl] = {name: _show(value) for name, value in zip(cases, y.tolist())}
     return out
 
 
-def _show(v):
-    if math.isnan(v):
+def _show(value):
+    if math.isnan(value):
         return "nan"
-    if v == 0:
-        return "-0" if math.copysign(1, v) < 0 else "+0"
-    return repr(v)
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "+0"
+    return repr(value)
 
 
 def check_paths(dtype, device):
@@ -221,22 +224,22 @@ def check_paths(dtype, device):
     if device.type == "cpu":
         original = tse.build_info()["cpu_variant"]
         try:
-            for v in tse.build_info()["cpu_variants_supported"].split(","):
-                native.set_cpu_variant(v)
-                variants[v] = tse.sigmoid(x)
+            for variant in tse.build_info()["cpu_variants_supported"].split(","):
+                native.set_cpu_variant(variant)
+                variants[variant] = tse.sigmoid(x)
         finally:
             native.set_cpu_variant(original)
         base = variants.get("generic")
-        for v, y in variants.items():
+        for variant, y in variants.items():
             if not _same_bits(y, base):
-                problems.append(f"variant {v} differs from generic")
+                problems.append(f"variant {variant} differs from generic")
     return {"bit_identical": not problems, "problems": problems[:20],
             "variants_compared": sorted(variants)}
 
 
-def _same_bits(a, b):
+def _same_bits(first, second):
     """Bit for bit, NaN included: the kernels return one canonical quiet NaN."""
-    return torch.equal(a.view(INT_VIEW[a.dtype]), b.view(INT_VIEW[b.dtype]))
+    return torch.equal(first.view(INT_VIEW[first.dtype]), second.view(INT_VIEW[second.dtype]))
 
 
 _name = _cli.dtype_name
@@ -304,18 +307,22 @@ def print_report(report):
           f"{' [quick sample]' if report['quick'] else ''}")
     print("\nError against an extended-precision reference, on the same inputs for both:\n")
     rows, checks = [], []
-    for name, d in report["dtypes"].items():
+    for name, results in report["dtypes"].items():
         for impl in IMPLS:
-            f = d["forward"][impl]
-            rows.append((name, impl, f["n"], num.format_ulp(f["max_ulp"], 3),
-                         num.format_ulp(f["max_ulp_normal_results"], 3), f["correctly_rounded"],
-                         f["correctly_rounded_abs_x_le_100"],
-                         num.format_ulp(d["backward"][impl]["max_ulp"], 3),
-                         f["worst"][0]["x"] if f["worst"] else "-"))
-        p, sv = d["paths"], d["special_values"]
-        variants = f" ({', '.join(p['variants_compared'])})" if p["variants_compared"] else ""
-        same = "yes" + variants if p["bit_identical"] else "NO: " + "; ".join(p["problems"][:3])
-        checks.append((name, same, _special(sv["ours"]), _special(sv["torch"])))
+            forward = results["forward"][impl]
+            rows.append((name, impl, forward["n"], num.format_ulp(forward["max_ulp"], 3),
+                         num.format_ulp(forward["max_ulp_normal_results"], 3),
+                         forward["correctly_rounded"], forward["correctly_rounded_abs_x_le_100"],
+                         num.format_ulp(results["backward"][impl]["max_ulp"], 3),
+                         forward["worst"][0]["x"] if forward["worst"] else "-"))
+        paths, special = results["paths"], results["special_values"]
+        compared = paths["variants_compared"]
+        variants = f" ({', '.join(compared)})" if compared else ""
+        if paths["bit_identical"]:
+            same = "yes" + variants
+        else:
+            same = "NO: " + "; ".join(paths["problems"][:3])
+        checks.append((name, same, _special(special["ours"]), _special(special["torch"])))
     print(_cli.table(FORWARD_COLUMNS, rows))
     print("\nChecks:\n")
     print(_cli.table(CHECK_COLUMNS, checks))
@@ -381,7 +388,7 @@ def main(argv=None):
         with open(path, "w") as json_file:
             json.dump(report, json_file, indent=1)
         print(f"wrote {path}")
-    ok = all(d["paths"]["bit_identical"] for d in report["dtypes"].values())
+    ok = all(results["paths"]["bit_identical"] for results in report["dtypes"].values())
     return 0 if ok else 1
 
 

@@ -44,8 +44,8 @@ MODES = ("forward", "forward_out", "backward", "fwd_bwd")
 TRAFFIC = {"forward": 2, "forward_out": 2, "backward": 3, "fwd_bwd": 5}
 # The CPU memory roofline of each mode: plain torch ops with the same reads, writes and
 # allocations and no floating-point arithmetic (an add or a multiply converts 16-bit values
-# to float and back, and then is no roofline: torch.add is slower than torch's
-# sigmoid_backward in bfloat16). "or" is torch.bitwise_or on same-sized integer views.
+# to float and back: arithmetic of its own, which a roofline must not time). "or" is
+# torch.bitwise_or on same-sized integer views.
 # The forward+backward roof leaves out the autograd engine, which both libraries pay.
 ROOF = {
     "forward": "x.clone()",

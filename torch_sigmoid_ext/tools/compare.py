@@ -44,14 +44,16 @@ def _real_rows(device, n):
         ref = num.reference_sigmoid(x)
         fwd_bound, bwd_bound = BOUNDS[dtype]
         y_ours, y_torch = tse.sigmoid(x), torch.sigmoid(x)
-        g = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype).to(device)
-        bref = num.reference_sigmoid_backward(g, y_ours)
-        b_ours = torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y_ours)
-        b_torch = torch.ops.aten.sigmoid_backward(g, y_ours)
+        grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+        grad = grad.to(dtype).to(device)
+        backward_ref = num.reference_sigmoid_backward(grad, y_ours)
+        backward_ours = torch.ops.torch_sigmoid_ext.sigmoid_backward(grad, y_ours)
+        backward_torch = torch.ops.aten.sigmoid_backward(grad, y_ours)
         correct = num.rounded_reference(ref, dtype)
-        for impl, y, b in (("ours", y_ours, b_ours), ("torch", y_torch, b_torch)):
+        for impl, y, backward in (("ours", y_ours, backward_ours),
+                                  ("torch", y_torch, backward_torch)):
             ulp = num.ulp_error(y, ref, dtype)
-            bulp = num.ulp_error(b, bref, dtype)
+            bulp = num.ulp_error(backward, backward_ref, dtype)
             finite = np.isfinite(ref)
             abs_err = float(np.max(np.abs(num.to_longdouble(y)[finite] - ref[finite])))
             same = (y.cpu() == correct) | (y.cpu().isnan() & correct.isnan())
@@ -79,12 +81,12 @@ def _complex_rows(device, n):
 
 
 def _gradchecks(device):
-    x = torch.randn(16, dtype=torch.float64, device=device, requires_grad=True)
-    z = torch.randn(8, dtype=torch.complex128, device=device, requires_grad=True)
+    real = torch.randn(16, dtype=torch.float64, device=device, requires_grad=True)
+    complex_ = torch.randn(8, dtype=torch.complex128, device=device, requires_grad=True)
     return all(
-        check(tse.sigmoid, (t,))
+        check(tse.sigmoid, (inputs,))
         for check in (torch.autograd.gradcheck, torch.autograd.gradgradcheck)
-        for t in (x, z)
+        for inputs in (real, complex_)
     )
 
 
@@ -113,7 +115,7 @@ def _bounds_text(bounds, fmt):
 
 
 # The columns the accuracy tool's table shares, with their legends, written once there.
-_SHARED = {c.name: c for c in accuracy.FORWARD_COLUMNS}
+_SHARED = {column.name: column for column in accuracy.FORWARD_COLUMNS}
 ACCURACY_COLUMNS = [
     _SHARED["dtype"],
     _SHARED["impl"],
@@ -123,7 +125,7 @@ ACCURACY_COLUMNS = [
     _SHARED["rounded"]._replace(fmt="{:.2%}"),
     _SHARED["bwd max ULP"],
     _cli.Column("bounds", "for ours: ok where max ULP and bwd max ULP are within the documented "
-                "bounds (" + _bounds_text(BOUNDS, lambda b: f"{b[0]:g} and {b[1]:g}") +
+                "bounds (" + _bounds_text(BOUNDS, lambda pair: f"{pair[0]:g} and {pair[1]:g}") +
                 "), else BROKEN, and compare exits 1; - for torch, which promises none",
                 align="<"),
 ]
