@@ -548,3 +548,12 @@ def test_the_runtime_needs_none_of_the_tools():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
+
+
+def test_gpu_check_help_runs_nothing():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(["bash", os.path.join(root, "scripts", "gpu_check.sh"), "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert "python -m torch_sigmoid_ext benchmark --device cuda" in out.stdout
+    assert "== build" not in out.stdout

@@ -27,7 +27,7 @@ import torch
 import torch_sigmoid_ext as tse
 
 from .._extension import native
-from . import _cli
+from . import _cli, benchmark
 from . import _numerics as num
 
 PROG = f"{_cli.PROG} accuracy"
@@ -248,9 +248,12 @@ _name = _cli.dtype_name
 def run(args):
     device = torch.device(args.device)
     started = time.time()
+    meta = benchmark.machine_columns(device)
     report = {
         "device": str(device), "torch": torch.__version__, "package": tse.__version__,
-        "cpu_variant": tse.build_info()["cpu_variant"], "quick": args.quick, "dtypes": {},
+        "cpu_variant": tse.build_info()["cpu_variant"], "machine": meta["machine"],
+        "cpu_flags": meta["cpu_flags"], "commit": meta["commit"], "quick": args.quick,
+        "dtypes": {},
     }
     for name in args.dtypes:
         dtype = FLOAT_NAMES[name]

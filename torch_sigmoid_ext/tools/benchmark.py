@@ -317,8 +317,8 @@ def _quoted(rows, key, noisy_key):
 
 
 def write_plot(rows, path):
-    """The grid's speedups and bandwidths against size, at the largest thread count, with noisy
-    speedups left out; False where matplotlib is not installed."""
+    """The grid's speedups and bandwidths against size, at the largest thread count, with the
+    points of noisy measurements left out; False where matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -341,14 +341,14 @@ def write_plot(rows, path):
             sizes = [row["size"] for row in selected]
             axes[0][column].plot(sizes, _quoted(selected, "speedup", "speedup_noisy"),
                                  marker="o", label=dtype)
-            axes[1][column].plot(sizes, [row["ours_gbs"] for row in selected], marker="o",
-                                 label=dtype)
+            axes[1][column].plot(sizes, _quoted(selected, "ours_gbs", "speedup_noisy"),
+                                 marker="o", label=dtype)
         roof_rows = [row for row in picked if row["mode"] == mode and row["dtype"] == "float32"]
         if roof_rows:
             sizes = [row["size"] for row in roof_rows]
             axes[0][column].plot(sizes, _quoted(roof_rows, "bound", "bound_noisy"), "k--",
                                  label="bound (float32)")
-            axes[1][column].plot(sizes, [row["roof_gbs"] for row in roof_rows], "k--",
+            axes[1][column].plot(sizes, _quoted(roof_rows, "roof_gbs", "bound_noisy"), "k--",
                                  label=f"{CUDA_ROOF if cuda else ROOF[mode]} (float32)")
         axes[0][column].axhline(1.0, color="gray", lw=0.8)
         axes[0][column].set_title(mode)
@@ -359,12 +359,12 @@ def write_plot(rows, path):
             axes[row_index][column].set_xlim(min(mode_sizes) / 1.5, max(mode_sizes) * 1.5)
             axes[row_index][column].set_xlabel("elements")
         axes[0][column].set_ylabel("speedup vs torch.sigmoid (noisy: omitted)")
-        axes[1][column].set_ylabel("GB/s (ours)")
+        axes[1][column].set_ylabel("GB/s (ours; noisy: omitted)")
     axes[0][0].legend()
     for axis in axes[1]:
         axis.legend(fontsize=7)
     figure.suptitle(f"torch_sigmoid_ext vs torch.sigmoid, {picked[0]['device']}, "
-                    f"{threads or ''} threads, {picked[0]['machine']}; noisy speedups are "
+                    f"{threads or ''} threads, {picked[0]['machine']}; noisy points are "
                     "omitted (gaps)", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -789,7 +789,7 @@ def build_parser():
                         "benchmark_cuda.csv for it on cuda, per_call.csv with --per-call, "
                         "non_dense.csv with --non-dense)")
     parser.add_argument("--plot", default=None,
-                        help="where to write the grid's PNG plot, noisy speedups left out; "
+                        help="where to write the grid's PNG plot, noisy points left out; "
                         f"'' for none (default: {results}/benchmark.png, or "
                         "benchmark_cuda.png on cuda)")
     return parser
