@@ -818,6 +818,8 @@ def resolve(parser, args, device):
             args.csv = os.path.join(_cli.RESULTS_DIR, "per_call.csv")
         return
     _reject(parser, args, ("--rounds",), "the grid or --non-dense")
+    if device.type == "cuda":
+        _reject(parser, args, ("--threads",), "a GPU, which ignores CPU threads")
     if not args.compile:
         parser.error("--no-compile applies to --per-call only")
     all_threads = [torch.get_num_threads()]
