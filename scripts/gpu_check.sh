@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # On a GPU machine: build the CUDA kernels, run every test (the CUDA ones included), then the
-# benchmark. Logs and gpu_bench.csv go to $OUT when it is set.
+# GPU benchmark, python -m torch_sigmoid_ext benchmark --device cuda. Logs, the benchmark's
+# CSV and its plot go to $OUT when it is set, else to a new temporary folder.
 #
-#     scripts/gpu_check.sh
+#     scripts/gpu_check.sh            # the whole check
+#     scripts/gpu_check.sh --help     # this text; runs nothing
 #
 # Needs a CUDA build of torch, nvcc, and pytest; no network access (nothing is downloaded).
 # The benchmark runs even when a test fails, so one run on a scarce machine reports both; the
 # exit status is then the tests'.
+case "${1:-}" in
+  -h|--help)
+    sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "gpu_check: unknown argument $1; it takes none (--help says what it does)" >&2
+    exit 2
+    ;;
+esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +41,7 @@ if [ -z "${CUDA_HOME:-}" ]; then
 fi
 export PATH="$CUDA_HOME/bin:$PATH"
 export TORCH_SIGMOID_EXT_CUDA=1
-# Only this machine's architecture: a quarter of the compile time of the default list.
+# Only this machine's architecture: the default list compiles every kernel for each.
 if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
   TORCH_CUDA_ARCH_LIST=$("$PYTHON" -c \
     "import torch; print('%d.%d' % torch.cuda.get_device_capability())")
@@ -56,7 +69,8 @@ test_status=${PIPESTATUS[0]}
 set -e
 
 echo "== benchmark"
-"$PYTHON" scripts/gpu_bench.py 2>&1 | tee "$LOG_DIR/gpu_bench.log"
+"$PYTHON" -m torch_sigmoid_ext benchmark --device cuda --csv "$LOG_DIR/benchmark_cuda.csv" \
+  --plot "$LOG_DIR/benchmark_cuda.png" 2>&1 | tee "$LOG_DIR/benchmark_cuda.log"
 
 echo "== tests exit status: $test_status"
 exit "$test_status"

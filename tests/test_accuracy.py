@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from torch_sigmoid_ext import accuracy
+from torch_sigmoid_ext.tools import accuracy
 
 FORWARD_BOUND = {"float32": 2.0, "float64": 2.0, "float16": 1.0, "bfloat16": 1.0}
 BACKWARD_BOUND = {"float32": 3.0, "float64": 3.0, "float16": 1.0, "bfloat16": 1.0}

@@ -24,7 +24,7 @@ from test_ops import ULP_BOUNDS
 
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext._extension import native
-from torch_sigmoid_ext import _numerics as num
+from torch_sigmoid_ext.tools import _numerics as num
 
 ops = torch.ops.torch_sigmoid_ext
 FUZZ = settings(

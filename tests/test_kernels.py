@@ -12,7 +12,7 @@ import torch
 
 import torch_sigmoid_ext as tse
 from torch_sigmoid_ext._extension import native
-from torch_sigmoid_ext import _numerics as num
+from torch_sigmoid_ext.tools import _numerics as num
 
 ops = torch.ops.torch_sigmoid_ext
 VARIANTS = tse.build_info()["cpu_variants_supported"].split(",")

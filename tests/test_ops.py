@@ -7,7 +7,7 @@ import torch
 from conftest import ALL_DTYPES, LAYOUTS, REAL_DTYPES, TOLERANCES
 
 import torch_sigmoid_ext as tse
-from torch_sigmoid_ext import _numerics as num
+from torch_sigmoid_ext.tools import _numerics as num
 
 ops = torch.ops.torch_sigmoid_ext
 # Max ULP against the reference: forward, backward.

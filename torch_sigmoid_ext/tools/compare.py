@@ -8,7 +8,6 @@ agree. Exits 1 if our results break the documented bounds, so it doubles as an i
 check.
 """
 
-import argparse
 import statistics
 import sys
 
@@ -17,8 +16,10 @@ import torch
 
 import torch_sigmoid_ext as tse
 
-from . import _cli, accuracy, benchmark
+from . import _cli, accuracy, benchmark, timing
 from . import _numerics as num
+
+PROG = f"{_cli.PROG} compare"
 
 # The documented bounds (README, "Accuracy"): max ULP for forward, backward.
 BOUNDS = {
@@ -30,13 +31,10 @@ BOUNDS = {
 COMPLEX_RTOL = {torch.complex64: 1e-5, torch.complex128: 1e-12}
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 # (interleaved samples, seconds per sample) for each speed figure, without and with --quick:
-# enough samples for the spread that decides whether a figure is noisy, in a run that stays
-# well under a minute on 2 cores.
+# enough samples for the spread that decides whether a figure is noisy, in a run short
+# enough for an installation check.
 TIMING = {False: (21, 0.01), True: (11, 0.005)}
-
-
-def _name(dtype):
-    return str(dtype).replace("torch.", "")
+_name = _cli.dtype_name
 
 
 def _real_rows(device, n):
@@ -46,14 +44,16 @@ def _real_rows(device, n):
         ref = num.reference_sigmoid(x)
         fwd_bound, bwd_bound = BOUNDS[dtype]
         y_ours, y_torch = tse.sigmoid(x), torch.sigmoid(x)
-        g = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype).to(device)
-        bref = num.reference_sigmoid_backward(g, y_ours)
-        b_ours = torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y_ours)
-        b_torch = torch.ops.aten.sigmoid_backward(g, y_ours)
+        grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+        grad = grad.to(dtype).to(device)
+        backward_ref = num.reference_sigmoid_backward(grad, y_ours)
+        backward_ours = torch.ops.torch_sigmoid_ext.sigmoid_backward(grad, y_ours)
+        backward_torch = torch.ops.aten.sigmoid_backward(grad, y_ours)
         correct = num.rounded_reference(ref, dtype)
-        for impl, y, b in (("ours", y_ours, b_ours), ("torch", y_torch, b_torch)):
+        for impl, y, backward in (("ours", y_ours, backward_ours),
+                                  ("torch", y_torch, backward_torch)):
             ulp = num.ulp_error(y, ref, dtype)
-            bulp = num.ulp_error(b, bref, dtype)
+            bulp = num.ulp_error(backward, backward_ref, dtype)
             finite = np.isfinite(ref)
             abs_err = float(np.max(np.abs(num.to_longdouble(y)[finite] - ref[finite])))
             same = (y.cpu() == correct) | (y.cpu().isnan() & correct.isnan())
@@ -81,12 +81,12 @@ def _complex_rows(device, n):
 
 
 def _gradchecks(device):
-    x = torch.randn(16, dtype=torch.float64, device=device, requires_grad=True)
-    z = torch.randn(8, dtype=torch.complex128, device=device, requires_grad=True)
+    real = torch.randn(16, dtype=torch.float64, device=device, requires_grad=True)
+    complex_ = torch.randn(8, dtype=torch.complex128, device=device, requires_grad=True)
     return all(
-        check(tse.sigmoid, (t,))
+        check(tse.sigmoid, (inputs,))
         for check in (torch.autograd.gradcheck, torch.autograd.gradgradcheck)
-        for t in (x, z)
+        for inputs in (real, complex_)
     )
 
 
@@ -96,12 +96,13 @@ def _timing_rows(device, sizes, samples, min_time):
     with _cli.progress(len(grid), "timing") as bar:
         for dtype, size in grid:
             ours, theirs, _ = benchmark.callables("forward", dtype, size, device)
-            (t_ours, t_torch), cpu_wait = benchmark.measure((ours, theirs), device, samples,
-                                                            min_time)
-            ratio, spread, noisy = benchmark.speedup(t_torch, t_ours, cpu_wait)
+            (ours_times, torch_times), wait = timing.measure((ours, theirs), device, samples,
+                                                             min_time)
+            speedup = timing.speedup(torch_times, ours_times, wait)
             rows.append((_name(dtype), f"2^{size.bit_length() - 1}",
-                         statistics.median(t_ours) * 1e6, statistics.median(t_torch) * 1e6,
-                         spread, benchmark.format_speedup(ratio, noisy)))
+                         statistics.median(ours_times) * 1e6,
+                         statistics.median(torch_times) * 1e6, speedup.spread,
+                         timing.format_ratio(speedup.value, speedup.noisy)))
             bar.update()
     return rows
 
@@ -114,7 +115,7 @@ def _bounds_text(bounds, fmt):
 
 
 # The columns the accuracy tool's table shares, with their legends, written once there.
-_SHARED = {c.name: c for c in accuracy.FORWARD_COLUMNS}
+_SHARED = {column.name: column for column in accuracy.FORWARD_COLUMNS}
 ACCURACY_COLUMNS = [
     _SHARED["dtype"],
     _SHARED["impl"],
@@ -124,7 +125,7 @@ ACCURACY_COLUMNS = [
     _SHARED["rounded"]._replace(fmt="{:.2%}"),
     _SHARED["bwd max ULP"],
     _cli.Column("bounds", "for ours: ok where max ULP and bwd max ULP are within the documented "
-                "bounds (" + _bounds_text(BOUNDS, lambda b: f"{b[0]:g} and {b[1]:g}") +
+                "bounds (" + _bounds_text(BOUNDS, lambda pair: f"{pair[0]:g} and {pair[1]:g}") +
                 "), else BROKEN, and compare exits 1; - for torch, which promises none",
                 align="<"),
 ]
@@ -136,24 +137,33 @@ COMPLEX_COLUMNS = [
                 _bounds_text(COMPLEX_RTOL, "{:g}".format) + ", else BROKEN, and compare exits 1",
                 align="<"),
 ]
-TIMING_COLUMNS = [benchmark.COLUMNS[name] for name in
+TIMING_COLUMNS = [benchmark.grid_columns()[name] for name in
                   ("dtype", "size", "ours us", "torch us", "spread", "speedup")]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m torch_sigmoid_ext compare",
-        description="Compare torch_sigmoid_ext with torch.sigmoid: accuracy, gradients, speed.",
-    )
-    parser.add_argument("--device", default=_cli.default_device(),
+def build_parser():
+    parser = _cli.parser(PROG, __doc__)
+    parser.add_argument("--device", default=None,
                         help="cpu or cuda (default: cuda where there is a GPU and this build "
                         "has CUDA kernels, else cpu)")
-    parser.add_argument("--quick", action="store_true", help="smaller samples, fewer sizes")
-    parser.add_argument("--samples", type=int,
-                        help="interleaved samples per speed figure (default: 21; 11 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller accuracy samples and fewer sizes timed (default: off)")
+    parser.add_argument("--samples", type=_cli.int_in(1, 10000, "--samples"),
+                        help=f"interleaved samples per speed figure (default: {TIMING[False][0]}; "
+                        f"with --quick {TIMING[True][0]})")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
-    device = _cli.parse_device(parser.prog, args.device)
+    _cli.check_environment(parser)
+    device = _cli.parse_device(parser.prog, args.device or _cli.default_device())
     if device is None:
+        return 2
+    problem = _cli.missing_module()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     n = 1 << (12 if args.quick else 16)
 
@@ -176,8 +186,7 @@ def main(argv=None):
     samples, min_time = TIMING[args.quick]
     samples = args.samples or samples
     print(f"\nForward speed of sigmoid(x), {samples} interleaved samples per row, each call on "
-          "the next of several\nbuffers (more sizes and modes: python -m "
-          "torch_sigmoid_ext.benchmark):\n")
+          f"the next of several\nbuffers (more sizes and modes: {benchmark.PROG}):\n")
     print(_cli.table(TIMING_COLUMNS, _timing_rows(device, sizes, samples, min_time)))
 
     ok = real_ok and cplx_ok and grads_ok

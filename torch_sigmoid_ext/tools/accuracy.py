@@ -1,4 +1,5 @@
-"""python -m torch_sigmoid_ext.accuracy: how accurate this package and torch.sigmoid are.
+"""python -m torch_sigmoid_ext accuracy: how accurate this package and torch.sigmoid are,
+side by side, over every float32, float16 and bfloat16 value and a float64 sample.
 
 - float32: every bit pattern (all 2^32, in chunks); float16 and bfloat16: every value.
   Compared against a float64 reference computed stably (x < 0: e^x / (1 + e^x)), which is
@@ -15,7 +16,6 @@ vector width, offsets, strided inputs), and that every CPU kernel variant gives 
 Writes a JSON summary.
 """
 
-import argparse
 import json
 import math
 import sys
@@ -26,17 +26,17 @@ import torch
 
 import torch_sigmoid_ext as tse
 
-from . import _cli
+from .._extension import native
+from . import _cli, benchmark
 from . import _numerics as num
-from ._extension import native
 
+PROG = f"{_cli.PROG} accuracy"
 IMPLS = {"ours": tse.sigmoid, "torch": torch.sigmoid}
 BACKWARD = {
     "ours": torch.ops.torch_sigmoid_ext.sigmoid_backward,
     "torch": torch.ops.aten.sigmoid_backward,
 }
-FLOAT_NAMES = {"float32": torch.float32, "float64": torch.float64,
-               "float16": torch.float16, "bfloat16": torch.bfloat16}
+FLOAT_NAMES = _cli.DTYPES
 INT_VIEW = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16,
             torch.float64: torch.int64}
 
@@ -71,9 +71,10 @@ class _Stats:
         if normal.any():
             self.max_normal = max(self.max_normal, float(err[normal].max()))
         if err.size:
-            idx = np.argpartition(-err, min(self.keep, err.size - 1))[: self.keep]
-            for i in idx:
-                self.worst.append((float(err[i]), float(x[i]), float(yv[i]), float(ref_rounded[i])))
+            largest = np.argpartition(-err, min(self.keep, err.size - 1))[: self.keep]
+            for index in largest:
+                self.worst.append((float(err[index]), float(x[index]), float(yv[index]),
+                                   float(ref_rounded[index])))
             self.worst = sorted(self.worst, reverse=True)[: self.keep]
             self.max = max(self.max, float(err.max()))
 
@@ -84,8 +85,8 @@ class _Stats:
             "n": self.count,
             "max_ulp_normal_results": self.max_normal,
             "correctly_rounded_abs_x_le_100": self.correct_mid / max(1, self.count_mid),
-            "worst": [{"x": x, "ulp": e, "got": g, "correctly_rounded": c}
-                      for e, x, g, c in self.worst],
+            "worst": [{"x": x, "ulp": error, "got": got, "correctly_rounded": rounded}
+                      for error, x, got, rounded in self.worst],
         }
 
 
@@ -141,9 +142,10 @@ def sweep_float64(device, n, quick):
     stats = {}
     for impl, fn in IMPLS.items():
         y = fn(x.to(device))
-        s = _Stats()
-        s.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64), torch.float64)
-        stats[impl] = s.summary()
+        impl_stats = _Stats()
+        impl_stats.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64),
+                       torch.float64)
+        stats[impl] = impl_stats.summary()
     stats["reference_check"] = _mpmath_check(x[:: max(1, x.numel() // 2000)], ref[:: max(1, x.numel() // 2000)])
     return stats
 
@@ -172,8 +174,9 @@ def sweep_backward(dtype, device, n):
     ref = num.reference_sigmoid_backward(g, y)
     out = {}
     for impl, fn in BACKWARD.items():
-        b = fn(g.to(device), y.to(device))
-        out[impl] = {"max_ulp": float(num.ulp_error(b, ref, dtype).max()), "n": int(x.numel())}
+        result = fn(g.to(device), y.to(device))
+        out[impl] = {"max_ulp": float(num.ulp_error(result, ref, dtype).max()),
+                     "n": int(x.numel())}
     return out
 
 
@@ -189,16 +192,16 @@ def special_values(dtype, device):
     out = {}
     for impl, fn in IMPLS.items():
         y = fn(x.to(device)).cpu()
-        out[impl] = {name: _show(v) for name, v in zip(cases, y.tolist())}
+        out[impl] = {name: _show(value) for name, value in zip(cases, y.tolist())}
     return out
 
 
-def _show(v):
-    if math.isnan(v):
+def _show(value):
+    if math.isnan(value):
         return "nan"
-    if v == 0:
-        return "-0" if math.copysign(1, v) < 0 else "+0"
-    return repr(v)
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "+0"
+    return repr(value)
 
 
 def check_paths(dtype, device):
@@ -221,34 +224,36 @@ def check_paths(dtype, device):
     if device.type == "cpu":
         original = tse.build_info()["cpu_variant"]
         try:
-            for v in tse.build_info()["cpu_variants_supported"].split(","):
-                native.set_cpu_variant(v)
-                variants[v] = tse.sigmoid(x)
+            for variant in tse.build_info()["cpu_variants_supported"].split(","):
+                native.set_cpu_variant(variant)
+                variants[variant] = tse.sigmoid(x)
         finally:
             native.set_cpu_variant(original)
         base = variants.get("generic")
-        for v, y in variants.items():
+        for variant, y in variants.items():
             if not _same_bits(y, base):
-                problems.append(f"variant {v} differs from generic")
+                problems.append(f"variant {variant} differs from generic")
     return {"bit_identical": not problems, "problems": problems[:20],
             "variants_compared": sorted(variants)}
 
 
-def _same_bits(a, b):
+def _same_bits(first, second):
     """Bit for bit, NaN included: the kernels return one canonical quiet NaN."""
-    return torch.equal(a.view(INT_VIEW[a.dtype]), b.view(INT_VIEW[b.dtype]))
+    return torch.equal(first.view(INT_VIEW[first.dtype]), second.view(INT_VIEW[second.dtype]))
 
 
-def _name(dtype):
-    return str(dtype).replace("torch.", "")
+_name = _cli.dtype_name
 
 
 def run(args):
     device = torch.device(args.device)
     started = time.time()
+    meta = benchmark.machine_columns(device)
     report = {
         "device": str(device), "torch": torch.__version__, "package": tse.__version__,
-        "cpu_variant": tse.build_info()["cpu_variant"], "quick": args.quick, "dtypes": {},
+        "cpu_variant": tse.build_info()["cpu_variant"], "machine": meta["machine"],
+        "cpu_flags": meta["cpu_flags"], "commit": meta["commit"], "quick": args.quick,
+        "dtypes": {},
     }
     for name in args.dtypes:
         dtype = FLOAT_NAMES[name]
@@ -305,44 +310,88 @@ def print_report(report):
           f"{' [quick sample]' if report['quick'] else ''}")
     print("\nError against an extended-precision reference, on the same inputs for both:\n")
     rows, checks = [], []
-    for name, d in report["dtypes"].items():
+    for name, results in report["dtypes"].items():
         for impl in IMPLS:
-            f = d["forward"][impl]
-            rows.append((name, impl, f["n"], num.format_ulp(f["max_ulp"], 3),
-                         num.format_ulp(f["max_ulp_normal_results"], 3), f["correctly_rounded"],
-                         f["correctly_rounded_abs_x_le_100"],
-                         num.format_ulp(d["backward"][impl]["max_ulp"], 3),
-                         f["worst"][0]["x"] if f["worst"] else "-"))
-        p, sv = d["paths"], d["special_values"]
-        variants = f" ({', '.join(p['variants_compared'])})" if p["variants_compared"] else ""
-        same = "yes" + variants if p["bit_identical"] else "NO: " + "; ".join(p["problems"][:3])
-        checks.append((name, same, _special(sv["ours"]), _special(sv["torch"])))
+            forward = results["forward"][impl]
+            rows.append((name, impl, forward["n"], num.format_ulp(forward["max_ulp"], 3),
+                         num.format_ulp(forward["max_ulp_normal_results"], 3),
+                         forward["correctly_rounded"], forward["correctly_rounded_abs_x_le_100"],
+                         num.format_ulp(results["backward"][impl]["max_ulp"], 3),
+                         forward["worst"][0]["x"] if forward["worst"] else "-"))
+        paths, special = results["paths"], results["special_values"]
+        compared = paths["variants_compared"]
+        variants = f" ({', '.join(compared)})" if compared else ""
+        if paths["bit_identical"]:
+            same = "yes" + variants
+        else:
+            same = "NO: " + "; ".join(paths["problems"][:3])
+        checks.append((name, same, _special(special["ours"]), _special(special["torch"])))
     print(_cli.table(FORWARD_COLUMNS, rows))
     print("\nChecks:\n")
     print(_cli.table(CHECK_COLUMNS, checks))
 
 
+# About the most bytes of memory each input takes while a chunk is compared: the input, its
+# float64 copy and reference, both results and the numpy temporaries of ulp_error(). The
+# float64 sample holds 2.5 inputs per --float64-samples, each in extended precision.
+BYTES_PER_VALUE = 160
+BYTES_PER_FLOAT64_SAMPLE = 2.5 * 200
+DEFAULT_CHUNK_BITS = 24
+DEFAULT_FLOAT64_SAMPLES = 1 << 22
+MIN_CHUNK_BITS = 8
+MIN_FLOAT64_SAMPLES = 16
+
+
+def build_parser():
+    memory = _cli.physical_memory()
+    max_chunk_bits = max(MIN_CHUNK_BITS, min(32, (memory // BYTES_PER_VALUE).bit_length() - 1))
+    max_float64 = max(MIN_FLOAT64_SAMPLES, int(memory // BYTES_PER_FLOAT64_SAMPLE))
+    parser = _cli.parser(PROG, __doc__)
+    parser.add_argument("--device", default=None,
+                        help="cpu or cuda (default: cuda where there is a GPU and this build "
+                        "has CUDA kernels, else cpu)")
+    parser.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES),
+                        choices=list(FLOAT_NAMES),
+                        help="the dtypes to sweep (default: all: %s)" % " ".join(FLOAT_NAMES))
+    parser.add_argument("--quick", action="store_true",
+                        help="a strided sample of float32 and a smaller float64 sample "
+                        "(default: off)")
+    parser.add_argument("--chunk-bits", default=DEFAULT_CHUNK_BITS,
+                        type=_cli.int_in(MIN_CHUNK_BITS, max_chunk_bits,
+                                         "--chunk-bits (bounded by this machine's memory)"),
+                        help="log2 of the inputs compared at once; the largest this machine's "
+                        f"memory holds is {max_chunk_bits} (default: %(default)s)")
+    parser.add_argument("--float64-samples", default=DEFAULT_FLOAT64_SAMPLES,
+                        type=_cli.int_in(MIN_FLOAT64_SAMPLES, max_float64,
+                                         "--float64-samples (bounded by this machine's memory)"),
+                        help="random float64 bit patterns, and as many values in [-40, 40], "
+                        "compared (default: %(default)s)")
+    parser.add_argument("--json", default=f"{_cli.RESULTS_DIR}/accuracy.json",
+                        help="where to write the summary; '' for nowhere (default: "
+                        "%(default)s)")
+    return parser
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m torch_sigmoid_ext.accuracy",
-                                description=__doc__.split("\n")[0])
-    p.add_argument("--device", default=_cli.default_device(),
-                   help="cpu or cuda (default: cuda where there is a GPU and this build has CUDA "
-                   "kernels, else cpu)")
-    p.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES), choices=list(FLOAT_NAMES))
-    p.add_argument("--quick", action="store_true",
-                   help="a strided sample of float32 and a smaller float64 sample (seconds)")
-    p.add_argument("--chunk-bits", type=int, default=24, help="log2 of the inputs per chunk")
-    p.add_argument("--float64-samples", type=int, default=1 << 22)
-    p.add_argument("--json", default="accuracy.json")
-    args = p.parse_args(argv)
-    if _cli.parse_device(p.prog, args.device) is None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _cli.check_environment(parser)
+    device = _cli.parse_device(parser.prog, args.device or _cli.default_device())
+    if device is None:
+        return 2
+    args.device = str(device)
+    problem = _cli.missing_module()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     report = run(args)
     print_report(report)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"wrote {args.json}")
-    ok = all(d["paths"]["bit_identical"] for d in report["dtypes"].values())
+    path = _cli.output_path(args.json)
+    if path:
+        with open(path, "w") as json_file:
+            json.dump(report, json_file, indent=1)
+        print(f"wrote {path}")
+    ok = all(results["paths"]["bit_identical"] for results in report["dtypes"].values())
     return 0 if ok else 1
 
 

@@ -24,40 +24,40 @@ def to_longdouble(t: torch.Tensor, precision=np.longdouble) -> np.ndarray:
 
 def reference_sigmoid(x: torch.Tensor, precision=np.longdouble) -> np.ndarray:
     """precision: np.longdouble, or np.float64, exact enough for float32 and narrower results
-    and several times faster (the exhaustive float32 sweep uses it)."""
-    a = to_longdouble(x, precision)
-    out = np.empty_like(a)
-    pos = a >= 0
+    and faster (the exhaustive float32 sweep uses it)."""
+    values = to_longdouble(x, precision)
+    out = np.empty_like(values)
+    positive = values >= 0
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        out[pos] = 1 / (1 + np.exp(-a[pos]))
-        e = np.exp(a[~pos])  # NaN lands here and stays NaN
-        out[~pos] = e / (1 + e)
+        out[positive] = 1 / (1 + np.exp(-values[positive]))
+        exp_x = np.exp(values[~positive])  # NaN lands here and stays NaN
+        out[~positive] = exp_x / (1 + exp_x)
     return out
 
 
 def reference_sigmoid_backward(grad: torch.Tensor, output: torch.Tensor) -> np.ndarray:
     """grad * y * (1 - y) for the given grad and y, exactly as stored."""
-    g, y = to_longdouble(grad), to_longdouble(output)
+    grad_values, y = to_longdouble(grad), to_longdouble(output)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        return g * y * (1 - y)
+        return grad_values * y * (1 - y)
 
 
 def ulp_error(result: torch.Tensor, reference: np.ndarray, dtype: torch.dtype) -> np.ndarray:
     """|result - reference| in units in the last place of dtype at the reference, subnormal
     spacing included. NaN where both are NaN counts as 0, a NaN on one side only as inf."""
-    mant, emin = PRECISION[dtype]
-    r = reference
-    y = to_longdouble(result, r.dtype)  # computed in the reference's precision
-    mag = np.abs(r)
+    mantissa_bits, min_exponent = PRECISION[dtype]
+    ref = reference
+    y = to_longdouble(result, ref.dtype)  # computed in the reference's precision
+    magnitude = np.abs(ref)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        _, e = np.frexp(mag.astype(np.float64))
-        expo = np.where(mag == 0, emin, np.maximum(e - 1, emin))
-        ulp = np.ldexp(r.dtype.type(1), (expo - mant).astype(np.int64))
-        err = np.abs(y - r) / ulp
-    both_nan = np.isnan(y) & np.isnan(r)
+        _, exponent = np.frexp(magnitude.astype(np.float64))
+        exponent = np.where(magnitude == 0, min_exponent, np.maximum(exponent - 1, min_exponent))
+        ulp = np.ldexp(ref.dtype.type(1), (exponent - mantissa_bits).astype(np.int64))
+        err = np.abs(y - ref) / ulp
+    both_nan = np.isnan(y) & np.isnan(ref)
     err = np.where(both_nan, 0.0, err)
     err = np.where(np.isnan(err), np.inf, err)  # NaN on one side, or inf minus inf
-    same_inf = np.isinf(y) & np.isinf(r) & (np.sign(y) == np.sign(r))
+    same_inf = np.isinf(y) & np.isinf(ref) & (np.sign(y) == np.sign(ref))
     return np.where(same_inf, 0.0, err).astype(np.float64)
 
 
