@@ -1,5 +1,5 @@
-"""The package around the ops: build facts, refusing a torch older than the target, the command
-line."""
+"""The package around the ops: build facts, what importing it loads and checks, refusing a torch
+older than the target."""
 
 import os
 import re

@@ -478,6 +478,14 @@ def test_unknown_cpu_variant_in_the_environment(monkeypatch, capsys, command):
     assert "sse9" in line and "generic" in line, line
 
 
+def test_unknown_cpu_variant_is_one_line_from_the_command_line():
+    # The library warns at import where the variant cannot be used; run as the tools, it leaves
+    # the word to them, so the user reads one line.
+    result = _tool("--device", "cpu", env=dict(os.environ, TORCH_SIGMOID_EXT_CPU_VARIANT="sse9"))
+    line = _one_line_error(result.returncode, result.stdout, result.stderr)
+    assert "TORCH_SIGMOID_EXT_CPU_VARIANT=sse9" in line, line
+
+
 def test_cpu_variant_this_cpu_cannot_run(monkeypatch, capsys):
     supported = tse.build_info()["cpu_variants_supported"].split(",")
     missing = [name for name in _cli.CPU_VARIANTS if name not in supported]

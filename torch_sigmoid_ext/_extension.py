@@ -173,6 +173,14 @@ def cpu_variant_problem():
     )
 
 
+def _run_as_tool():
+    """Whether this process is `python -m torch_sigmoid_ext[.tools...]`: the tools refuse a bad
+    variant themselves, in one line (sys.orig_argv is the command line as typed)."""
+    argv = getattr(sys, "orig_argv", [])
+    return any(flag == "-m" and module.split(".")[0] == _PACKAGE
+               for flag, module in zip(argv, argv[1:]))
+
+
 # The library falls back to the best variant by itself; a user who asked for another hears why.
-if (_problem := cpu_variant_problem()) is not None:
+if (_problem := cpu_variant_problem()) is not None and not _run_as_tool():
     warnings.warn(f"torch_sigmoid_ext: {_problem}.", RuntimeWarning, stacklevel=2)
