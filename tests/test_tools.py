@@ -196,17 +196,6 @@ def test_progress_bar_draws_only_on_a_terminal(monkeypatch, tty):
     assert ("\r" in stream.getvalue()) == tty
 
 
-def test_quickstart_example_trains():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(
-        [sys.executable, os.path.join(root, "examples", "quickstart.py")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    accuracy_percent = float(out.stdout.split("accuracy ")[1].split("%")[0])
-    assert accuracy_percent > 90
-
-
 def test_benchmark_quick_mode_writes_under_tse_results(tmp_path):
     # A smoke test: the tool runs and writes its CSV and plot where --help says; no speed.
     out = _tool("benchmark", "--quick", "--dtypes", "float32", "--samples", "2",
