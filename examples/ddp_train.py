@@ -11,7 +11,6 @@ the single-process run to rounding. --save writes the final parameters (from ran
 it, nothing is written.
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -22,7 +21,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import torch_sigmoid_ext as tse
-from train_classifier import accuracy, make_model, make_moons, positive_int
+from _args import parser, positive_int
+from train_classifier import accuracy, make_model, make_moons
 
 
 def batches(n, batch, steps, seed):
@@ -37,8 +37,7 @@ def batches(n, batch, steps, seed):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = parser(__doc__)
     p.add_argument("--steps", type=positive_int, default=300, metavar="N", help="SGD steps")
     p.add_argument("--batch", type=positive_int, default=128, metavar="N",
                    help="global batch, split evenly over the processes")

@@ -9,28 +9,14 @@ e^-|x| / (1 + e^-|x|)^2, which shares no code with either. Prints the largest di
 exits 1 if it exceeds 1e-12; saves a plot, derivative.png, in --out-dir (needs matplotlib).
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 import torch
 
 import torch_sigmoid_ext as tse
+from _args import add_plot_options, parser, positive_int
 
 TOLERANCE = 1e-12
-# Beside this script rather than in the current directory, which is often a source tree.
-OUTPUT = Path(__file__).resolve().parent / "output"
-
-
-def positive_int(text):
-    """An argparse type: an integer >= 1, refused in one line otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def closed_form_derivative(x):
@@ -74,15 +60,11 @@ def plot(path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = parser(__doc__)
     p.add_argument("--points", type=positive_int, default=1_000_001, metavar="N",
                    help="points of [-30, 30] compared")
     p.add_argument("--quick", action="store_true", help="10,001 points, for tests")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--out-dir", type=Path, default=OUTPUT, metavar="DIR",
-                       help="folder for derivative.png, created if missing")
-    where.add_argument("--no-plot", action="store_true", help="print the numbers only")
+    add_plot_options(p, "derivative.png")
     args = p.parse_args(argv)
     if args.quick:
         args.points = 10_001

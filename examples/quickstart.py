@@ -6,27 +6,15 @@ small MLP into torch_sigmoid_ext.Sigmoid, and the model trains as it did before.
 Prints the converted model, its final loss and accuracy, and how the extension was built.
 """
 
-import argparse
 
 import torch
 from torch import nn
 
 import torch_sigmoid_ext as tse
+from _args import parser, positive_int
 
 
-def positive_int(text):
-    """An argparse type: an integer >= 1, refused in one line otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+p = parser(__doc__)
 p.add_argument("--steps", type=positive_int, default=200, metavar="N",
                help="full-batch Adam steps")
 p.add_argument("--seed", type=int, default=0, help="seed for the weights and the data")

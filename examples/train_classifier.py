@@ -13,32 +13,18 @@ magnifies them, and the parameters of the two runs drift apart far beyond roundi
 of one activation under different rounding would.
 """
 
-import argparse
 import math
 import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
 import torch_sigmoid_ext as tse
+from _args import add_plot_options, parser, positive_int
 
 # Both activations compute sigmoid to within a few ULP, so the runs differ by rounding only;
 # through a few hundred SGD steps in float32 that stays well below this.
 TOLERANCE = 1e-4
-# Beside this script rather than in the current directory, which is often a source tree.
-OUTPUT = Path(__file__).resolve().parent / "output"
-
-
-def positive_int(text):
-    """An argparse type: an integer >= 1, refused in one line otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def make_moons(n=512, noise=0.15, seed=0):
@@ -123,18 +109,14 @@ def plot_decision_boundary(models, x, label, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = parser(__doc__)
     p.add_argument("--steps", type=positive_int, default=500, metavar="N",
                    help="full-batch SGD steps per run")
     p.add_argument("--log-every", type=positive_int, default=50, metavar="N",
                    help="print the losses every N steps")
     p.add_argument("--seed", type=int, default=0, help="seed for the data and the weights")
     p.add_argument("--quick", action="store_true", help="100 steps, for tests")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--out-dir", type=Path, default=OUTPUT, metavar="DIR",
-                       help="folder for decision_boundary.png, created if missing")
-    where.add_argument("--no-plot", action="store_true", help="print the numbers only")
+    add_plot_options(p, "decision_boundary.png")
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.log_every = 100, 20

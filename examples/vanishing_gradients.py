@@ -12,32 +12,18 @@ about 4x per layer; ReLU's derivative is 1 wherever the unit is active. Saves a 
 vanishing_gradients.png, in --out-dir (needs matplotlib).
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
 import torch_sigmoid_ext as tse
+from _args import add_plot_options, parser, positive_int
 
 ACTIVATIONS = {
     "sigmoid": (tse.Sigmoid, lambda w: nn.init.xavier_normal_(w)),
     "relu": (nn.ReLU, lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")),
 }
-# Beside this script rather than in the current directory, which is often a source tree.
-OUTPUT = Path(__file__).resolve().parent / "output"
-
-
-def positive_int(text):
-    """An argparse type: an integer >= 1, refused in one line otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def make_mlp(depth, activation, width=64, seed=0):
@@ -96,18 +82,14 @@ def plot(per_layer, first_layer, depths, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = parser(__doc__)
     p.add_argument("--depths", type=positive_int, nargs="+", metavar="D",
                    default=[2, 5, 10, 15, 20, 25, 30],
                    help="hidden-layer counts to compare; the last is also shown layer by layer")
     p.add_argument("--seeds", type=positive_int, default=5, metavar="N",
                    help="models averaged per depth")
     p.add_argument("--quick", action="store_true", help="depths 2, 10, 30 and 2 seeds, for tests")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--out-dir", type=Path, default=OUTPUT, metavar="DIR",
-                       help="folder for vanishing_gradients.png, created if missing")
-    where.add_argument("--no-plot", action="store_true", help="print the numbers only")
+    add_plot_options(p, "vanishing_gradients.png")
     args = p.parse_args(argv)
     if args.quick:
         args.depths, args.seeds = [2, 10, 30], 2
