@@ -9,10 +9,16 @@ from pathlib import Path
 OUTPUT = Path(__file__).resolve().parent / "output"
 
 
+class _Parser(argparse.ArgumentParser):
+    # A bad value ends in the one line that says what is valid, not in the usage first.
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
 def parser(doc):
     """An ArgumentParser described by doc's first paragraph, its help showing every default."""
-    return argparse.ArgumentParser(description=doc.split("\n\n")[0],
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return _Parser(description=doc.split("\n\n")[0],
+                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
 def positive_int(text):

@@ -171,6 +171,22 @@ def output_path(path):
     return path
 
 
+def start(parser_, argv):
+    """args and the torch.device for a command, once what every command needs is checked: the
+    arguments, the CPU variant in the environment, the device, the tools' dependencies. None
+    after one line on stderr: the command then exits 2."""
+    args = parser_.parse_args(argv)
+    check_environment(parser_)
+    device = parse_device(parser_.prog, args.device or default_device())
+    if device is None:
+        return None
+    problem = missing_module()
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
+    return args, device
+
+
 def default_device():
     return "cuda" if torch.cuda.is_available() and tse.build_info()["cuda"] else "cpu"
 

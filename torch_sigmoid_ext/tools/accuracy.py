@@ -373,17 +373,11 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _cli.check_environment(parser)
-    device = _cli.parse_device(parser.prog, args.device or _cli.default_device())
-    if device is None:
+    started = _cli.start(build_parser(), argv)
+    if started is None:
         return 2
+    args, device = started
     args.device = str(device)
-    problem = _cli.missing_module()
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
     report = run(args)
     print_report(report)
     path = _cli.output_path(args.json)

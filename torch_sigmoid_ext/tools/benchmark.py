@@ -881,15 +881,10 @@ def _header(device):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _cli.check_environment(parser)
-    device = _cli.parse_device(parser.prog, args.device)
-    if device is None:
+    started = _cli.start(parser, argv)
+    if started is None:
         return 2
-    problem = _cli.missing_module()
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+    args, device = started
     resolve(parser, args, device)
     _header(device)
     if args.per_call:

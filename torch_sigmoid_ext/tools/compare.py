@@ -155,16 +155,10 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _cli.check_environment(parser)
-    device = _cli.parse_device(parser.prog, args.device or _cli.default_device())
-    if device is None:
+    started = _cli.start(build_parser(), argv)
+    if started is None:
         return 2
-    problem = _cli.missing_module()
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+    args, device = started
     n = 1 << (12 if args.quick else 16)
 
     info = tse.build_info()
