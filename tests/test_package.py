@@ -58,6 +58,21 @@ def test_import_loads_nothing_beyond_torch_but_the_package():
     assert not any(name.startswith("torch_sigmoid_ext.tools") for name in extra), extra
 
 
+def test_ops_work_without_the_tools_dependencies():
+    # What `pip install --no-deps` beside a torch leaves: no numpy, tqdm, matplotlib or packaging.
+    result = _run(
+        "import sys\n"
+        "for name in ('numpy', 'tqdm', 'matplotlib', 'packaging'):\n"
+        "    sys.modules[name] = None  # import raises ImportError\n"
+        "import torch, torch_sigmoid_ext as tse\n"
+        "x = torch.randn(5, requires_grad=True)\n"
+        "tse.sigmoid(x).sum().backward()\n"
+        "y = torch.sigmoid(x)\n"
+        "assert torch.allclose(x.grad, y * (1 - y))\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_unknown_cpu_variant_in_the_environment_warns_and_names_the_valid_ones():
     env = dict(os.environ, TORCH_SIGMOID_EXT_CPU_VARIANT="avx9")
     result = _run("import torch_sigmoid_ext as tse; print(tse.build_info()['cpu_variant'])",
