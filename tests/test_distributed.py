@@ -2,7 +2,7 @@
 reduction first for a Partial one) and DDP training equal to a single process. Both run two CPU
 processes over gloo."""
 
-import importlib.util
+import importlib
 import os
 import socket
 import subprocess
@@ -115,11 +115,10 @@ def test_dtensor_sharding_rules():
     torch.multiprocessing.spawn(_dtensor_worker, args=(_free_port(),), nprocs=WORLD)
 
 
-def _initial_parameters():
-    spec = importlib.util.spec_from_file_location(
-        "train_classifier", ROOT / "examples" / "train_classifier.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def _initial_parameters(monkeypatch):
+    # The example imports its sibling _args, as it does when run as a script from its folder.
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    example = importlib.import_module("train_classifier")
     return example.make_model(tse.Sigmoid, seed=0).state_dict()
 
 
@@ -145,7 +144,7 @@ def _train(tmp_path, name, *launcher):
 
 @needs_gloo
 @pytest.mark.slow  # two training runs, one of them two processes under torchrun
-def test_ddp_matches_single_process(tmp_path):
+def test_ddp_matches_single_process(tmp_path, monkeypatch):
     single = _train(tmp_path, "single")
     ddp = _train(tmp_path, "ddp", "-m", "torch.distributed.run", "--standalone",
                  f"--nproc_per_node={WORLD}")
@@ -154,7 +153,7 @@ def test_ddp_matches_single_process(tmp_path):
         torch.testing.assert_close(ddp[name], single[name], atol=1e-5, rtol=1e-5,
                                    msg=lambda m, name=name: f"{name}: {m}")
     # Training moved the parameters, so agreeing is not agreeing on the initial values.
-    initial = _initial_parameters()
+    initial = _initial_parameters(monkeypatch)
     assert max((single[k] - initial[k]).abs().max().item() for k in single) > 0.1
 
 
