@@ -180,7 +180,8 @@ def callables(mode, dtype, size, device):
         ys = [torch.sigmoid(x) for x in xs]
         grads = [_random(size, dtype, device, generator) for _ in range(count)]
         # Ours as autograd's backward runs it: the op below the autograd layer. (Called
-        # directly through torch.ops it also pays its Python autograd kernel; see the README.)
+        # directly through torch.ops it also pays its Python autograd kernel: docs/speed.md,
+        # Per call.)
         return (_rotate(sigmoid_vjp, grads, ys),
                 _rotate(torch.ops.aten.sigmoid_backward, grads, ys),
                 # through torch.ops, as both backward ops are, which costs more per call than
@@ -905,7 +906,7 @@ def main(argv=None):
     if csv_path and rows:
         write_csv(rows, csv_path)
         print(f"wrote {csv_path}")
-    plot_path = _cli.output_path(getattr(args, "plot", None))
+    plot_path = _cli.output_path(args.plot)
     if plot_path and rows and write_plot(rows, plot_path):
         print(f"wrote {plot_path}")
     return 0
