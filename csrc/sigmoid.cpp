@@ -5,9 +5,11 @@
 // torch.ops.load_library loads it, so it depends on neither Python's C API nor pybind11.
 #include <torch/csrc/stable/library.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "cpu/sigmoid_kernel.h"
+#include "sigmoid_ops.h"
 
 STABLE_TORCH_LIBRARY(torch_sigmoid_ext, m) {
   // Names and argument order mirror ATen's sigmoid, sigmoid_, sigmoid.out and sigmoid_backward.
@@ -29,6 +31,18 @@ STABLE_TORCH_LIBRARY(torch_sigmoid_ext, m) {
 #define TORCH_SIGMOID_EXT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace cpu = torch_sigmoid_ext::cpu;
+
+namespace torch_sigmoid_ext {
+namespace {
+// Relaxed: a switch is a process-wide setting, not a way to order memory between threads.
+std::atomic<int> g_rounding{static_cast<int>(Rounding::kDefault)};
+}  // namespace
+
+Rounding rounding() { return static_cast<Rounding>(g_rounding.load(std::memory_order_relaxed)); }
+void set_rounding(Rounding mode) {
+  g_rounding.store(static_cast<int>(mode), std::memory_order_relaxed);
+}
+}  // namespace torch_sigmoid_ext
 
 TORCH_SIGMOID_EXT_EXPORT int torch_sigmoid_ext_with_cuda() {
 #ifdef TORCH_SIGMOID_EXT_WITH_CUDA
@@ -66,4 +80,14 @@ TORCH_SIGMOID_EXT_EXPORT int64_t torch_sigmoid_ext_cpu_streaming_min_bytes() {
 // previous value.
 TORCH_SIGMOID_EXT_EXPORT int64_t torch_sigmoid_ext_set_cpu_streaming_min_bytes(int64_t bytes) {
   return cpu::set_streaming_min_bytes(bytes);
+}
+
+// The rounding mode (0 default, 1 correct) for this process, read by every later call; returns
+// the previous one. -1 only reads it.
+TORCH_SIGMOID_EXT_EXPORT int torch_sigmoid_ext_set_rounding(int mode) {
+  const int previous = static_cast<int>(torch_sigmoid_ext::rounding());
+  if (mode == 0 || mode == 1) {
+    torch_sigmoid_ext::set_rounding(static_cast<torch_sigmoid_ext::Rounding>(mode));
+  }
+  return previous;
 }

@@ -10,6 +10,7 @@ from . import autograd as _autograd  # noqa: F401  (registers the derivatives)
 from .autograd import SigmoidFunction
 from .functional import sigmoid, sigmoid_
 from .module import Sigmoid, replace_sigmoid
+from ._rounding import get_rounding, rounding, set_rounding
 from . import _dtensor_hook  # noqa: F401  (DTensor's sharding rules, once DTensor is imported)
 
 __version__ = "0.1.0"
@@ -18,12 +19,13 @@ __version__ = "0.1.0"
 def build_info() -> dict:
     """How this build was made: the torch it was compiled with and the oldest it loads in
     (``torch_target``), whether CUDA kernels are in it and for which architectures (``build``:
-    what setup.py chose, and why), and the CPU kernel variant in use."""
+    what setup.py chose, and why), the CPU kernel variant in use and the rounding mode (see set_rounding)."""
     info = {
         "torch_version": _extension.BUILT_TORCH_VERSION,
         "torch_target": _extension.TORCH_TARGET,
     }
     info.update(_extension.native.build_info())
+    info["rounding"] = get_rounding()
     info["build"] = _extension.BUILD_SUMMARY
     info["version"] = __version__
     return info
@@ -33,7 +35,10 @@ __all__ = [
     "Sigmoid",
     "SigmoidFunction",
     "build_info",
+    "get_rounding",
     "replace_sigmoid",
+    "rounding",
+    "set_rounding",
     "sigmoid",
     "sigmoid_",
 ]

@@ -97,6 +97,7 @@ class NativeLibrary:
             ("set_cpu_variant", ctypes.c_int, [text]),
             ("cpu_streaming_min_bytes", int64, []),
             ("set_cpu_streaming_min_bytes", int64, [int64]),
+            ("set_rounding", ctypes.c_int, [ctypes.c_int]),
         ]:
             fn = getattr(lib, f"torch_sigmoid_ext_{name}")
             fn.restype, fn.argtypes = restype, argtypes
@@ -116,6 +117,11 @@ class NativeLibrary:
             "cpu_streaming_min_bytes": self._call("cpu_streaming_min_bytes"),
             "compiler": self._call("compiler"),
         }
+
+    def set_rounding(self, mode):
+        """Sets the rounding mode, 0 (default) or 1 (correct), or only reads it with -1; returns
+        the mode before."""
+        return self._call("set_rounding", mode)
 
     def set_cpu_variant(self, name):
         """Switches the CPU kernel variant for this process; False if this CPU cannot run it."""
