@@ -367,20 +367,30 @@ TSE_HOST_DEVICE uint16_t f32_to_f16(float f) {
 
 TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
 TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
-// The lanes where a < b, as the bits of an integer (lane i, bit i); a scalar is lane 0.
-TSE_HOST_DEVICE unsigned vlt_bits(float a, float b) { return a < b ? 1u : 0u; }
-TSE_HOST_DEVICE unsigned vlt_bits(double a, double b) { return a < b ? 1u : 0u; }
+// Lane masks: which lanes of a vector need the exact path. A scalar's mask is a bool; vector
+// types have their own, with | and vmask_bits (lane i is bit i).
+TSE_HOST_DEVICE unsigned vmask_bits(bool m) { return m ? 1u : 0u; }
 
-// The lanes where the bits of r under low_mask are within `window` of `pattern` (unsigned
-// wraparound makes that one compare), as vlt_bits gives them.
-TSE_HOST_DEVICE unsigned vnear_pattern(float r, uint32_t low_mask, uint32_t pattern,
-                                       uint32_t window) {
-  return (float_bits(r) & low_mask) - pattern + window <= 2 * window ? 1u : 0u;
+// Whether the bits of r under low_mask are within `window` of `pattern` (unsigned wraparound
+// makes that one compare).
+TSE_HOST_DEVICE bool vnear_pattern(float r, uint32_t low_mask, uint32_t pattern,
+                                   uint32_t window) {
+  return (float_bits(r) & low_mask) - pattern + window <= 2 * window;
 }
-TSE_HOST_DEVICE unsigned vnear_pattern(double r, uint64_t low_mask, uint64_t pattern,
-                                       uint64_t window) {
-  return (double_bits(r) & low_mask) - pattern + window <= 2 * window ? 1u : 0u;
+TSE_HOST_DEVICE bool vnear_pattern(double r, uint64_t low_mask, uint64_t pattern,
+                                   uint64_t window) {
+  return (double_bits(r) & low_mask) - pattern + window <= 2 * window;
 }
+// Whether |a|'s bits are above `bits` (NaN is above every finite bound), and whether
+// 0 < |a| < the float whose bits these are: one unsigned compare each.
+TSE_HOST_DEVICE bool vabs_above(float a, uint32_t bits) {
+  return (float_bits(a) & 0x7fffffffu) > bits;
+}
+TSE_HOST_DEVICE bool vabs_below_nonzero(float a, uint32_t bits) {
+  return (float_bits(a) & 0x7fffffffu) - 1u < bits - 1u;
+}
+constexpr uint32_t kBitsOne = 0x3f800000u;          // 1.0f
+constexpr uint32_t kBitsMaxFloat = 0x7f7fffffu;     // the largest finite float
 
 // The 16-bit grids seen from float. A bfloat16 is a float's upper 16 bits, so its midpoints
 // are the floats whose low 16 bits are 0x8000, subnormals included. A float16 has 13 bits fewer
@@ -410,7 +420,7 @@ struct Float16Grid {
 constexpr uint32_t kHalfForwardWindow = 8;
 constexpr uint32_t kHalfBackwardWindow = 4;
 template <class Grid, class V>
-TSE_HOST_DEVICE unsigned near_half_midpoint(V r, uint32_t window) {
+TSE_HOST_DEVICE auto near_half_midpoint(V r, uint32_t window) {
   return vnear_pattern(Grid::on_grid(r), Grid::kLowMask, Grid::kMidpoint, window);
 }
 
@@ -423,7 +433,7 @@ TSE_HOST_DEVICE V float_grid(V y) {
   return vselect(vlt(y, V(0x1p-126)), y + V(0x1p-126), y);
 }
 template <class V>
-TSE_HOST_DEVICE unsigned near_float_midpoint(V y) {
+TSE_HOST_DEVICE auto near_float_midpoint(V y) {
   return vnear_pattern(float_grid(y), uint64_t{0x1fffffff}, uint64_t{0x10000000}, kFloatWindow);
 }
 
@@ -554,6 +564,26 @@ TSE_HOST_DEVICE V sigmoid_backward_odd(V g, V y) {
   return vround_to_odd(h, l);
 }
 
+// The float32 backward by default: g y (1 - y) within 1 ULP, in float, for |y| <= 1 and finite
+// g. b = 1 - y rounded and its exact error b_lo (|1| >= |y|), t = y b rounded and its exact
+// remainder: y (1 - y) = t + lo with lo to float precision, and g (t + lo) rounds once, the
+// error of g lo aside (2^-24 of a term 2^-24 of the result).
+template <class V>
+TSE_HOST_DEVICE V sigmoid_backward_float_formula(V g, V y) {
+  const V one(1.0f);
+  const V b = one - y;
+  const V b_lo = (one - b) - y;
+  const V t = y * b;
+  const V lo = vfma(y, b_lo, vfma(y, b, V(0.0f) - t));
+  return vfma(g, t, g * lo);
+}
+
+// Whether a float32 backward lane is outside sigmoid_backward_float_formula's range.
+template <class V>
+TSE_HOST_DEVICE auto float_backward_outside(V g, V y) {
+  return vabs_above(y, kBitsOne) | vabs_above(g, kBitsMaxFloat);
+}
+
 // sigmoid_backward(g, y) rounded to odd at double precision, for every float g and y: convert
 // to float for the float result, or round_to_odd_float for a 16-bit one. |y| >= 2^53:
 // g y (1 - y) = p - p y with p = g y, p y exact as a double-double (c), and p - c summed
@@ -576,22 +606,28 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
 }
 
 // Whether a 16-bit backward's float result r = g (1 - y) y needs sigmoid_backward_correct: near
-// a 16-bit midpoint, or where a float product may have under- or overflowed (bfloat16's range
-// is float's).
+// a 16-bit midpoint, or where a float product may have lost precision. With |y| <= 1, g y is
+// exact unless it underflows and |r| <= 2 |g y|, so a normal finite r is within 3 float ULP;
+// other lanes (subnormal or huge r, |y| > 1, NaN) take the exact path.
 template <class Grid, class V>
-TSE_HOST_DEVICE unsigned half_backward_unsafe(V g, V r) {
-  const V a = vabs(r);
-  const V ga = vabs(g);
+TSE_HOST_DEVICE auto half_backward_unsafe(V y, V r) {
   return near_half_midpoint<Grid>(r, kHalfBackwardWindow) |
-         (vlt_bits(a, V(0x1p-100f)) & ~vlt_bits(a, V(0x1p-149f))) | vlt_bits(V(0x1p100f), a) |
-         (vlt_bits(ga, V(0x1p-100f)) & ~vlt_bits(ga, V(0x1p-149f)));
+         vabs_below_nonzero(r, 0x01000000u) |  // 2^-125
+         vabs_above(r, 0x7effffffu) |          // 2^127
+         vabs_above(y, kBitsOne);
+}
+
+// The float32 backward by default, for every float g and y: within 1 ULP.
+TSE_HOST_DEVICE float sigmoid_backward_faithful(float g, float y) {
+  return float_backward_outside(g, y) ? static_cast<float>(sigmoid_backward_correct(g, y))
+                                      : sigmoid_backward_float_formula(g, y);
 }
 
 // The 16-bit backward: a float that rounds to the correctly rounded 16-bit result.
 template <class Grid>
 TSE_HOST_DEVICE float sigmoid_backward_half_correct(float g, float y) {
   const float r = sigmoid_backward_formula<F32Consts>(g, y);
-  return half_backward_unsafe<Grid>(g, r) ? round_to_odd_float(sigmoid_backward_correct(g, y))
+  return half_backward_unsafe<Grid>(y, r) ? round_to_odd_float(sigmoid_backward_correct(g, y))
                                           : r;
 }
 }  // namespace

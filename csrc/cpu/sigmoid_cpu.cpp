@@ -108,8 +108,11 @@ void sigmoid_backward_kernel(const Tensor& out, const Tensor& grad_output, const
   if (real != cpu::kNumRealTypes) {
     const int64_t size = static_cast<int64_t>(out.element_size());
     const cpu::KernelTable& table = cpu::active_kernels();
-    const cpu::BinaryLoop loop =
-        streams(n, size, o, g, y) ? table.backward_streaming[real] : table.backward[real];
+    const bool streaming = streams(n, size, o, g, y);
+    cpu::BinaryLoop loop = streaming ? table.backward_streaming[real] : table.backward[real];
+    if (real == cpu::kFloat32 && rounding() == Rounding::kCorrect) {
+      loop = streaming ? table.backward_float32_correct_streaming : table.backward_float32_correct;
+    }
     for_each_range(n, kBackwardGrainSize, [=](int64_t begin, int64_t end) {
       loop(o + begin * size, g + begin * size, y + begin * size, size, size, size, end - begin);
     });

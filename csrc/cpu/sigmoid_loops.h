@@ -139,24 +139,19 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
   static float narrow(float s) { return s; }
   template <class T>
   static T forward(T x) { return sigmoid_formula<F32Consts>(x); }
-  // The backward, correctly rounded: sigmoid_backward_odd in double lanes, then one
-  // conversion; lanes with |y| >= 2^53 or a non-finite input take the scalar path.
-  static float backward(float g, float y) {
-    return static_cast<float>(sigmoid_backward_correct(g, y));
-  }
+  // The backward within 1 ULP (sigmoid_backward_float_formula); lanes outside its range take
+  // the correctly rounded scalar path.
+  static float backward(float g, float y) { return sigmoid_backward_faithful(g, y); }
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    using VD = typename Vec::VD;
-    VD g0, g1, y0, y1;
-    Vec::widen(g, g0, g1);
-    Vec::widen(y, y0, y1);
-    const V r = Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
-    const unsigned lanes = ~(vlt_bits(vabs(y), V(0x1p53f)) & vlt_bits(vabs(g), V(INFINITY))) &
-                           ((1u << kWidth) - 1);
+    const V r = sigmoid_backward_float_formula(g, y);
+    const unsigned lanes = vmask_bits(float_backward_outside(g, y));
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
-    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) { return backward(gi, yi); });
+    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) {
+      return static_cast<float>(sigmoid_backward_correct(gi, yi));
+    });
   }
 };
 
@@ -169,6 +164,27 @@ struct Float32CorrectIo : Float32Io<Vec> {
   static bool fast_range(Pair<V>) { return false; }
   static bool fast_range4(Pair<V>, Pair<V>) { return false; }
   static float forward(float x) { return sigmoid_correct(x); }
+  // The backward correctly rounded: sigmoid_backward_odd in double lanes, then one
+  // conversion; lanes with |y| >= 2^53 or a non-finite input take the scalar path.
+  static float backward(float g, float y) {
+    return static_cast<float>(sigmoid_backward_correct(g, y));
+  }
+  template <class T = V, IfVector<T> = 0>
+  static V backward(V g, V y) {
+    VD g0, g1, y0, y1;
+    Vec::widen(g, g0, g1);
+    Vec::widen(y, y0, y1);
+    const V r = Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
+    const unsigned lanes =
+        vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
+    if (__builtin_expect(lanes == 0, 1)) {
+      return r;
+    }
+    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) { return backward(gi, yi); });
+  }
+  static Pair<V> backward2(Pair<V> g, Pair<V> y) {
+    return {backward(g.a, y.a), backward(g.b, y.b)};
+  }
   static VD forward_double(VD x) {
     return vall_le(vabs(x), VD(F64Consts::kExactX)) ? sigmoid_formula_mid<F64Consts>(x)
                                                     : sigmoid_formula<F64Consts>(x);
@@ -179,7 +195,8 @@ struct Float32CorrectIo : Float32Io<Vec> {
     Vec::widen(x, x0, x1);
     const VD y0 = forward_double(x0);
     const VD y1 = forward_double(x1);
-    const unsigned lanes = near_float_midpoint(y0) | (near_float_midpoint(y1) << Vec::kWidthD);
+    const unsigned lanes =
+        vmask_bits(near_float_midpoint(y0)) | (vmask_bits(near_float_midpoint(y1)) << Vec::kWidthD);
     const V r = Vec::narrow(y0, y1);
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
@@ -216,7 +233,7 @@ struct HalfRounding {
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
   static V finish(V x, V r) {
-    const unsigned lanes = near_half_midpoint<Grid>(r, kHalfForwardWindow);
+    const unsigned lanes = vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow));
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
@@ -228,7 +245,7 @@ struct HalfRounding {
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
     const V r = sigmoid_backward_formula<F32Consts>(g, y);
-    const unsigned lanes = half_backward_unsafe<Grid>(g, r);
+    const unsigned lanes = vmask_bits(half_backward_unsafe<Grid>(y, r));
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
@@ -441,6 +458,7 @@ constexpr KernelTable make_kernel_table(const char* name) {
   constexpr BinaryLoop b16 = &backward_loop<Float16Io<Vec>>;
   constexpr BinaryLoop bb16 = &backward_loop<BFloat16Io<Vec>>;
   constexpr UnaryLoop f32c = &forward_loop<Float32CorrectIo<Vec>>;
+  constexpr BinaryLoop b32c = &backward_loop<Float32CorrectIo<Vec>>;
   if constexpr (Vec::kCanStream) {
     return KernelTable{name,
                        {f32, f64, f16, bf16},
@@ -450,10 +468,13 @@ constexpr KernelTable make_kernel_table(const char* name) {
                        {&backward_loop_streaming<Float32Io<Vec>, Vec>,
                         &backward_loop_streaming<Float64Io<Vec>, Vec>, b16, bb16},
                        f32c,
-                       &forward_loop_streaming<Float32CorrectIo<Vec>, Vec>};
+                       &forward_loop_streaming<Float32CorrectIo<Vec>, Vec>,
+                       b32c,
+                       &backward_loop_streaming<Float32CorrectIo<Vec>, Vec>};
   } else {
     return KernelTable{name, {f32, f64, f16, bf16}, {b32, b64, b16, bb16},
-                       {f32, f64, f16, bf16}, {b32, b64, b16, bb16}, f32c, f32c};
+                       {f32, f64, f16, bf16}, {b32, b64, b16, bb16}, f32c, f32c,
+                       b32c, b32c};
   }
 }
 

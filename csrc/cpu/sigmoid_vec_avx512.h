@@ -114,22 +114,36 @@ inline F64x8 vscale(F64x8 q, F64x8, F64x8 n) {
   return _mm512_scalef_pd(q.v, n.v);
 }
 
-// What correct rounding needs (sigmoid_math.h has the scalar versions).
-inline unsigned vlt_bits(F32x16 a, F32x16 b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ); }
-inline unsigned vlt_bits(F64x8 a, F64x8 b) { return _mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ); }
-inline unsigned vnear_pattern(F32x16 r, uint32_t low_mask, uint32_t pattern, uint32_t window) {
+// What correct rounding needs (sigmoid_math.h has the scalar versions): lane masks that stay
+// in mask registers until vmask_bits.
+struct LaneMask {
+  __mmask16 m;
+};
+inline LaneMask operator|(LaneMask a, LaneMask b) { return {_kor_mask16(a.m, b.m)}; }
+inline unsigned vmask_bits(LaneMask a) { return a.m; }
+inline LaneMask vnear_pattern(F32x16 r, uint32_t low_mask, uint32_t pattern, uint32_t window) {
   const __m512i low = _mm512_and_si512(_mm512_castps_si512(r.v),
                                        _mm512_set1_epi32(static_cast<int32_t>(low_mask)));
   const __m512i d =
       _mm512_add_epi32(low, _mm512_set1_epi32(static_cast<int32_t>(window - pattern)));
-  return _mm512_cmple_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(2 * window)));
+  return {_mm512_cmple_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(2 * window)))};
 }
-inline unsigned vnear_pattern(F64x8 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
+inline LaneMask vnear_pattern(F64x8 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
   const __m512i low = _mm512_and_si512(_mm512_castpd_si512(r.v),
                                        _mm512_set1_epi64(static_cast<int64_t>(low_mask)));
   const __m512i d =
       _mm512_add_epi64(low, _mm512_set1_epi64(static_cast<int64_t>(window - pattern)));
-  return _mm512_cmple_epu64_mask(d, _mm512_set1_epi64(static_cast<int64_t>(2 * window)));
+  return {_mm512_cmple_epu64_mask(d, _mm512_set1_epi64(static_cast<int64_t>(2 * window)))};
+}
+inline __m512i abs_bits(F32x16 a) {
+  return _mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff));
+}
+inline LaneMask vabs_above(F32x16 a, uint32_t bits) {
+  return {_mm512_cmpgt_epu32_mask(abs_bits(a), _mm512_set1_epi32(static_cast<int32_t>(bits)))};
+}
+inline LaneMask vabs_below_nonzero(F32x16 a, uint32_t bits) {
+  const __m512i d = _mm512_sub_epi32(abs_bits(a), _mm512_set1_epi32(1));
+  return {_mm512_cmplt_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(bits - 1)))};
 }
 inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
   const __mmask8 inexact = _mm512_cmp_pd_mask(l.v, _mm512_setzero_pd(), _CMP_NEQ_OQ);
