@@ -157,6 +157,15 @@ inline LaneMask32 vabs_below_nonzero(F32x8 a, uint32_t bits) {
       _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(bits - 1)), d),
       _mm256_cmpgt_epi32(d, _mm256_set1_epi32(-1)))};
 }
+inline F32x8 vround_to_odd(F32x8 h, F32x8 l) {
+  const __m256i inexact =
+      _mm256_castps_si256(_mm256_cmp_ps(l.v, _mm256_setzero_ps(), _CMP_NEQ_OQ));
+  __m256i hb = _mm256_castps_si256(h.v);
+  const __m256i past = _mm256_srli_epi32(_mm256_xor_si256(hb, _mm256_castps_si256(l.v)), 31);
+  hb = _mm256_sub_epi32(hb, _mm256_and_si256(past, inexact));
+  hb = _mm256_or_si256(hb, _mm256_and_si256(inexact, _mm256_set1_epi32(1)));
+  return _mm256_castsi256_ps(hb);
+}
 inline F64x4 vround_to_odd(F64x4 h, F64x4 l) {
   const __m256i inexact =
       _mm256_castpd_si256(_mm256_cmp_pd(l.v, _mm256_setzero_pd(), _CMP_NEQ_OQ));

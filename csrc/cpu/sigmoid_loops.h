@@ -244,7 +244,7 @@ struct HalfRounding {
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    const V r = sigmoid_backward_formula<F32Consts>(g, y);
+    const V r = half_backward_formula(g * y, y);
     const unsigned lanes = vmask_bits(half_backward_unsafe<Grid>(y, r));
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
