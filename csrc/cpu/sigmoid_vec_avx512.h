@@ -121,19 +121,22 @@ struct LaneMask {
 };
 inline LaneMask operator|(LaneMask a, LaneMask b) { return {_kor_mask16(a.m, b.m)}; }
 inline unsigned vmask_bits(LaneMask a) { return a.m; }
+// ((bits + window - pattern) & low_mask) < 2 window, for a power-of-two window: no bit of it
+// above 2 window - 1, which one AND-test decides.
+constexpr uint64_t test_mask(uint64_t low_mask, uint64_t window) {
+  return low_mask & ~(2 * window - 1);
+}
 inline LaneMask vnear_pattern(F32x16 r, uint32_t low_mask, uint32_t pattern, uint32_t window) {
-  const __m512i low = _mm512_and_si512(_mm512_castps_si512(r.v),
-                                       _mm512_set1_epi32(static_cast<int32_t>(low_mask)));
-  const __m512i d =
-      _mm512_add_epi32(low, _mm512_set1_epi32(static_cast<int32_t>(window - pattern)));
-  return {_mm512_cmple_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(2 * window)))};
+  const __m512i d = _mm512_add_epi32(_mm512_castps_si512(r.v),
+                                     _mm512_set1_epi32(static_cast<int32_t>(window - pattern)));
+  return {_mm512_testn_epi32_mask(
+      d, _mm512_set1_epi32(static_cast<int32_t>(test_mask(low_mask, window))))};
 }
 inline LaneMask vnear_pattern(F64x8 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
-  const __m512i low = _mm512_and_si512(_mm512_castpd_si512(r.v),
-                                       _mm512_set1_epi64(static_cast<int64_t>(low_mask)));
-  const __m512i d =
-      _mm512_add_epi64(low, _mm512_set1_epi64(static_cast<int64_t>(window - pattern)));
-  return {_mm512_cmple_epu64_mask(d, _mm512_set1_epi64(static_cast<int64_t>(2 * window)))};
+  const __m512i d = _mm512_add_epi64(_mm512_castpd_si512(r.v),
+                                     _mm512_set1_epi64(static_cast<int64_t>(window - pattern)));
+  return {_mm512_testn_epi64_mask(
+      d, _mm512_set1_epi64(static_cast<int64_t>(test_mask(low_mask, window))))};
 }
 inline __m512i abs_bits(F32x16 a) {
   return _mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff));
