@@ -633,7 +633,7 @@ TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
 // (bfloat16, whose range is float's) an r or y small enough that p or e (about p y) may have
 // underflowed: both at least 2^-60 leaves p y above 2^-121.
 template <class Grid, class V>
-TSE_HOST_DEVICE auto half_backward_unsafe(V y, V r) {
+TSE_HOST_DEVICE auto half_backward_unsafe(V y, V /*p*/, V r) {
   const auto outside = vabs_above(y, kBitsOne) | vabs_above(r, kBitsMaxFloat);
   if constexpr (Grid::kProductMayUnderflow) {
     return outside | vabs_below_nonzero(vmin(vabs(r), vabs(y)), 0x21800000u);  // 2^-60
@@ -651,8 +651,9 @@ TSE_HOST_DEVICE float sigmoid_backward_faithful(float g, float y) {
 // The 16-bit backward: a float that rounds (to nearest even) to the correctly rounded result.
 template <class Grid>
 TSE_HOST_DEVICE float sigmoid_backward_half_correct(float g, float y) {
-  const float r = half_backward_formula(g * y, y);
-  return vmask_bits(half_backward_unsafe<Grid>(y, r))
+  const float p = g * y;
+  const float r = half_backward_formula(p, y);
+  return vmask_bits(half_backward_unsafe<Grid>(y, p, r))
              ? round_to_odd_float(sigmoid_backward_correct(g, y))
              : r;
 }

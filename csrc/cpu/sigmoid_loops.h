@@ -262,29 +262,31 @@ struct HalfRounding {
     return {settle(x.a, r.a), settle(x.b, r.b)};
   }
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
-  static V settle_backward(V g, V y, V r) {
-    return settle_lanes<Vec>(g, y, r, vmask_bits(half_backward_unsafe<Grid>(y, r)),
+  static V settle_backward(V g, V y, V p, V r) {
+    return settle_lanes<Vec>(g, y, r, vmask_bits(half_backward_unsafe<Grid>(y, p, r)),
                              [](float gi, float yi) {
                                return round_to_odd_float(sigmoid_backward_correct(gi, yi));
                              });
   }
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    const V r = half_backward_formula(g * y, y);
-    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y, r)) == 0, 1)) {
+    const V p = g * y;
+    const V r = half_backward_formula(p, y);
+    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y, p, r)) == 0, 1)) {
       return r;
     }
-    return settle_backward(g, y, r);
+    return settle_backward(g, y, p, r);
   }
   template <class T = V, IfVector<T> = 0>
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
-    const Pair<V> r{half_backward_formula(g.a * y.a, y.a), half_backward_formula(g.b * y.b, y.b)};
-    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y.a, r.a) |
-                                    half_backward_unsafe<Grid>(y.b, r.b)) == 0,
+    const Pair<V> p{g.a * y.a, g.b * y.b};
+    const Pair<V> r{half_backward_formula(p.a, y.a), half_backward_formula(p.b, y.b)};
+    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y.a, p.a, r.a) |
+                                    half_backward_unsafe<Grid>(y.b, p.b, r.b)) == 0,
                          1)) {
       return r;
     }
-    return {settle_backward(g.a, y.a, r.a), settle_backward(g.b, y.b, r.b)};
+    return {settle_backward(g.a, y.a, p.a, r.a), settle_backward(g.b, y.b, p.b, r.b)};
   }
 };
 

@@ -163,6 +163,28 @@ inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
   return _mm512_castsi512_pd(_mm512_mask_or_epi64(cut, inexact, cut, _mm512_set1_epi64(1)));
 }
 
+// The 16-bit backward's p - p y rounded to odd, from three directed roundings of one fused
+// multiply-add: toward zero, with the last bit set where down and up differ (inexact). Exact for
+// any y, so only p needs checking: finite, and (bfloat16) normal, hence exact.
+inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
+  const __m512 minus_p = _mm512_sub_ps(_mm512_setzero_ps(), p.v);
+  constexpr int kNoExc = _MM_FROUND_NO_EXC;
+  const __m512 rz = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_ZERO | kNoExc);
+  const __m512 rd = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_NEG_INF | kNoExc);
+  const __m512 ru = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_POS_INF | kNoExc);
+  const __mmask16 inexact = _mm512_cmp_ps_mask(rd, ru, _CMP_NEQ_UQ);
+  const __m512i bits = _mm512_castps_si512(rz);
+  return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1)));
+}
+template <class Grid>
+inline LaneMask half_backward_unsafe(F32x16, F32x16 p, F32x16) {
+  if constexpr (Grid::kProductMayUnderflow) {
+    return vabs_above(p, kBitsMaxFloat) | vabs_below_nonzero(p, 0x00800000u);  // 2^-126
+  } else {
+    return vabs_above(p, kBitsMaxFloat);
+  }
+}
+
 struct Avx512Vec {
   using VF = F32x16;
   using VD = F64x8;
