@@ -165,7 +165,9 @@ inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
 
 // The 16-bit backward's p - p y rounded to odd, from three directed roundings of one fused
 // multiply-add: toward zero, with the last bit set where down and up differ (inexact). Exact for
-// any y, so only p needs checking: finite, and (bfloat16) normal, hence exact.
+// any y, so only p needs checking: finite, and (bfloat16) normal, hence exact. Lanes with
+// |y| > 1 are sent to the exact path all the same, as everywhere, so that a zero result has the
+// same sign on every path.
 inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
   const __m512 minus_p = _mm512_sub_ps(_mm512_setzero_ps(), p.v);
   constexpr int kNoExc = _MM_FROUND_NO_EXC;
@@ -177,11 +179,12 @@ inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
   return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1)));
 }
 template <class Grid>
-inline LaneMask half_backward_unsafe(F32x16, F32x16 p, F32x16) {
+inline LaneMask half_backward_unsafe(F32x16 y, F32x16 p, F32x16) {
+  const LaneMask outside = vabs_above(y, kBitsOne) | vabs_above(p, kBitsMaxFloat);
   if constexpr (Grid::kProductMayUnderflow) {
-    return vabs_above(p, kBitsMaxFloat) | vabs_below_nonzero(p, 0x00800000u);  // 2^-126
+    return outside | vabs_below_nonzero(p, 0x00800000u);  // 2^-126
   } else {
-    return vabs_above(p, kBitsMaxFloat);
+    return outside;
   }
 }
 
