@@ -72,9 +72,16 @@ def ulp_error(result: torch.Tensor, reference: np.ndarray, dtype: torch.dtype) -
 
 
 def rounded_reference(reference: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    """The correctly rounded result: the reference rounded once to dtype (via float64, which is
-    exact enough except at ties so close that longdouble cannot tell them apart)."""
-    return torch.from_numpy(reference.astype(np.float64)).to(dtype)
+    """The reference rounded once to dtype, to nearest, ties to even: the correctly rounded
+    result except at ties so close that the reference cannot tell them apart (for sigmoid in
+    float32, float16 and bfloat16, correctly_rounded_sigmoid settles those). Not torch's
+    float64-to-16-bit conversion: it rounds twice, through float32."""
+    values = reference.astype(np.float64)
+    if dtype != torch.float64:
+        scaled, ulp_exponent = _on_grid(np.abs(values), dtype)
+        with np.errstate(invalid="ignore"):
+            values = np.copysign(np.ldexp(np.rint(scaled), ulp_exponent), values)
+    return _canonical_nans(torch.from_numpy(values).to(dtype))
 
 
 # The correctly rounded results. The float64 reference is within a few float64 ULPs of the
