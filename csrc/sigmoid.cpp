@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "cpu/sigmoid_kernel.h"
 #include "sigmoid_ops.h"
@@ -41,6 +43,14 @@ std::atomic<int> g_rounding{static_cast<int>(Rounding::kDefault)};
 Rounding rounding() { return static_cast<Rounding>(g_rounding.load(std::memory_order_relaxed)); }
 void set_rounding(Rounding mode) {
   g_rounding.store(static_cast<int>(mode), std::memory_order_relaxed);
+}
+void check_complex_rounding(const char* op) {
+  if (rounding() == Rounding::kCorrect) {
+    throw std::runtime_error(std::string("torch_sigmoid_ext.") + op +
+                             ": rounding='correct' covers float32, float16 and bfloat16, not "
+                             "complex64; compute in complex128, or leave that mode with "
+                             "torch_sigmoid_ext.set_rounding('default')");
+  }
 }
 }  // namespace torch_sigmoid_ext
 

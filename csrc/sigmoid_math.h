@@ -354,5 +354,281 @@ TSE_HOST_DEVICE uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | ((a + 0xc8000fffu + odd) >> 13));
 }
 
+
+// ---- Correct rounding ---------------------------------------------------------------------
+// A result is correctly rounded when it is the value of its dtype nearest the exact one, ties
+// to even. Rounding to nearest changes only at midpoints, halfway between two neighbours, so an
+// approximation whose error is bounded rounds correctly unless it lies within that bound of a
+// midpoint. The formulas below compute an approximation, test its distance to the nearest
+// midpoint on its bits (a few integer operations), and settle only the rare close lanes with a
+// slower exact path. Every function here is scalar; the CPU's vector loops run the same
+// operations lane by lane and call these for the lanes they flag, and the CUDA kernels call them
+// per element, so every path gives the same bits.
+
+TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
+TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
+// Lane masks: which lanes of a vector need the exact path. A scalar's mask is a bool; vector
+// types have their own, with | and vmask_bits (lane i is bit i).
+TSE_HOST_DEVICE unsigned vmask_bits(bool m) { return m ? 1u : 0u; }
+
+// Whether the bits of r under low_mask are within `window` of `pattern` (unsigned wraparound
+// makes that one compare).
+TSE_HOST_DEVICE bool vnear_pattern(float r, uint32_t low_mask, uint32_t pattern,
+                                   uint32_t window) {
+  return (float_bits(r) & low_mask) - pattern + window <= 2 * window;
+}
+TSE_HOST_DEVICE bool vnear_pattern(double r, uint64_t low_mask, uint64_t pattern,
+                                   uint64_t window) {
+  return (double_bits(r) & low_mask) - pattern + window <= 2 * window;
+}
+// Whether |a|'s bits are above `bits` (NaN is above every finite bound), and whether
+// 0 < |a| < the float whose bits these are: one unsigned compare each.
+TSE_HOST_DEVICE bool vabs_above(float a, uint32_t bits) {
+  return (float_bits(a) & 0x7fffffffu) > bits;
+}
+TSE_HOST_DEVICE bool vabs_below_nonzero(float a, uint32_t bits) {
+  return (float_bits(a) & 0x7fffffffu) - 1u < bits - 1u;
+}
+constexpr uint32_t kBitsOne = 0x3f800000u;          // 1.0f
+constexpr uint32_t kBitsMaxFloat = 0x7f7fffffu;     // the largest finite float
+
+// The 16-bit grids seen from float. A bfloat16 is a float's upper 16 bits, so its midpoints
+// are the floats whose low 16 bits are 0x8000, subnormals included. A float16 has 13 bits fewer
+// than a float down to 2^-14, and below that a grid 2^-24 apart, which adding 2^-14 lines up
+// with float's grid in [2^-14, 2^-13). on_grid maps r to a float whose low bits say where r
+// lies between two neighbours.
+struct BFloat16Grid {
+  static constexpr uint32_t kLowMask = 0xffffu;
+  static constexpr uint32_t kMidpoint = 0x8000u;
+  template <class V>
+  static TSE_HOST_DEVICE V on_grid(V r) {
+    return r;
+  }
+};
+struct Float16Grid {
+  static constexpr uint32_t kLowMask = 0x1fffu;
+  static constexpr uint32_t kMidpoint = 0x1000u;
+  template <class V>
+  static TSE_HOST_DEVICE V on_grid(V r) {
+    const V a = vabs(r);
+    return vselect(vlt(a, V(0x1p-14f)), a + V(0x1p-14f), a);
+  }
+};
+// sigmoid_half_formula is within 5.3 float ULP of sigmoid on every 16-bit input, and the
+// 16-bit backward's three float roundings within 3 (adding 2^-14 costs half a unit more); the
+// windows leave a margin. tests/test_rounding.py checks every 16-bit input of the forward.
+constexpr uint32_t kHalfForwardWindow = 8;
+constexpr uint32_t kHalfBackwardWindow = 4;
+template <class Grid, class V>
+TSE_HOST_DEVICE auto near_half_midpoint(V r, uint32_t window) {
+  return vnear_pattern(Grid::on_grid(r), Grid::kLowMask, Grid::kMidpoint, window);
+}
+
+// The same for float results of a double y >= 0: float keeps 29 bits fewer than double, and
+// below 2^-126 its subnormal grid is that of [2^-126, 2^-125). sigmoid_formula<F64Consts> is
+// within 1.5 double ULP of sigmoid (docs/accuracy.md): the window of 8 leaves a margin.
+constexpr uint64_t kFloatWindow = 8;
+template <class V>
+TSE_HOST_DEVICE V float_grid(V y) {
+  return vselect(vlt(y, V(0x1p-126)), y + V(0x1p-126), y);
+}
+template <class V>
+TSE_HOST_DEVICE auto near_float_midpoint(V y) {
+  return vnear_pattern(float_grid(y), uint64_t{0x1fffffff}, uint64_t{0x10000000}, kFloatWindow);
+}
+
+// h + l rounded to odd at double precision, for h = h + l rounded and |l| small beside ulp(h):
+// truncated toward zero, with the last bit set when anything was cut. A value rounded to odd
+// with two or more bits to spare rounds to nearest as the exact value would, so one later
+// conversion (to float, or to a 16-bit type through round_to_odd_float) is correctly rounded.
+TSE_HOST_DEVICE double vround_to_odd(double h, double l) {
+  if (l == 0) {
+    return h;
+  }
+  uint64_t bits = double_bits(h);
+  bits -= (bits ^ double_bits(l)) >> 63;  // l's sign is not h's: h is past the exact value
+  return bits_double(bits | 1u);
+}
+
+// d rounded to odd at float precision (NaN and infinities as they convert).
+TSE_HOST_DEVICE float round_to_odd_float(double d) {
+  const float f = static_cast<float>(d);
+  const double rest = d - static_cast<double>(f);  // exact
+  if (rest == 0 || f != f || vabs(f) > 3.4028234663852886e38f) {
+    return f;
+  }
+  uint32_t bits = float_bits(f);
+  bits -= static_cast<uint32_t>((double_bits(rest) >> 63) ^ (bits >> 31));
+  return bits_float(bits | 1u);
+}
+
+// Double-double values hi + lo (|lo| <= ulp(hi) / 2), for the exact paths.
+struct DoubleDouble {
+  double hi, lo;
+};
+TSE_HOST_DEVICE DoubleDouble two_sum(double a, double b) {
+  const double s = a + b;
+  const double bb = s - a;
+  return {s, (a - (s - bb)) + (b - bb)};
+}
+TSE_HOST_DEVICE DoubleDouble fast_two_sum(double a, double b) {  // |a| >= |b|
+  const double s = a + b;
+  return {s, b - (s - a)};
+}
+TSE_HOST_DEVICE DoubleDouble two_prod(double a, double b) {
+  const double p = a * b;
+  return {p, fma(a, b, -p)};
+}
+TSE_HOST_DEVICE DoubleDouble dd_add(DoubleDouble a, DoubleDouble b) {
+  DoubleDouble s = two_sum(a.hi, b.hi);
+  const DoubleDouble t = two_sum(a.lo, b.lo);
+  s = fast_two_sum(s.hi, s.lo + t.hi);
+  return fast_two_sum(s.hi, s.lo + t.lo);
+}
+TSE_HOST_DEVICE DoubleDouble dd_mul(DoubleDouble a, DoubleDouble b) {
+  const DoubleDouble p = two_prod(a.hi, b.hi);
+  return fast_two_sum(p.hi, p.lo + (a.hi * b.lo + a.lo * b.hi));
+}
+TSE_HOST_DEVICE DoubleDouble dd_div(DoubleDouble a, double n) {
+  const double q = a.hi / n;
+  const double rest = fma(-q, n, a.hi);  // exact
+  return fast_two_sum(q, (rest + a.lo) / n);
+}
+
+// e^-x as a double-double, within 2^-100 relative, for |x| <= 150: e^-x = 2^k e^r with
+// r = -x - k ln2 (ln2 in two parts, k ln2's product exact) and e^r by its Taylor series, which
+// for |r| <= ln2/2 reaches 2^-103 at 24 terms.
+TSE_HOST_DEVICE DoubleDouble exp_neg_dd(double x) {
+  constexpr double kLn2Hi = 0x1.62e42fefa39efp-1;
+  constexpr double kLn2Lo = 0x1.abc9e3b39803fp-56;
+  const double k = rint(-x * 1.4426950408889634);
+  const DoubleDouble kl = two_prod(k, kLn2Hi);
+  DoubleDouble r = two_sum(-x, -kl.hi);
+  r = fast_two_sum(r.hi, r.lo - kl.lo - k * kLn2Lo);
+  DoubleDouble p{1.0, 0.0};
+  for (int n = 24; n >= 1; --n) {
+    p = dd_add({1.0, 0.0}, dd_div(dd_mul(r, p), n));
+  }
+  const int e = static_cast<int>(k);
+  return {ldexp(p.hi, e), ldexp(p.lo, e)};
+}
+
+// The float nearest sigmoid(x) for an x whose double approximation y lies close to a float
+// midpoint m (near_float_midpoint): sigmoid(x) > m exactly when 1 - m (1 + e^-x) > 0, which
+// double-double arithmetic decides (sigmoid(x) is transcendental for x != 0, never a midpoint;
+// the closest float input, x = -2^-24, is 2^-76.6 away). Then a double just past m on that side
+// converts to the right float.
+TSE_HOST_DEVICE float sigmoid_settle(float x) {
+  const double y = sigmoid_formula<F64Consts>(static_cast<double>(x));
+  const double shift = y < 0x1p-126 ? 0x1p-126 : 0.0;
+  const uint64_t above = (double_bits(y + shift) & ~uint64_t{0x1fffffff}) | 0x10000000u;
+  const double m = bits_double(above) - shift;  // exact
+  const DoubleDouble md = dd_mul({m, 0.0}, dd_add({1.0, 0.0}, exp_neg_dd(x)));
+  const double side = dd_add({1.0, 0.0}, {-md.hi, -md.lo}).hi;
+  const uint64_t mb = double_bits(m);
+  return static_cast<float>(bits_double(side > 0 ? mb + 1 : side < 0 ? mb - 1 : mb));
+}
+
+// sigmoid(x) correctly rounded to float, for every float x: in double (sigmoid_formula), which
+// rounds to the right float unless near a midpoint; those few settled exactly.
+TSE_HOST_DEVICE float sigmoid_correct(float x) {
+  const double y = sigmoid_formula<F64Consts>(static_cast<double>(x));
+  return near_float_midpoint(y) ? sigmoid_settle(x) : static_cast<float>(y);
+}
+
+// For a 16-bit result: a float that rounds (to nearest even) to the correctly rounded 16-bit
+// sigmoid(x): r = sigmoid_half_formula(x) where that is not near a 16-bit midpoint, else the
+// double formula's value rounded to odd (a double-accurate value rounded once gives every
+// 16-bit result correctly: tests/test_rounding.py checks all of them).
+TSE_HOST_DEVICE float sigmoid_half_settle(float x) {
+  return round_to_odd_float(sigmoid_formula<F64Consts>(static_cast<double>(x)));
+}
+template <class Grid>
+TSE_HOST_DEVICE float sigmoid_half_correct(float x) {
+  const float r = sigmoid_half_formula(x);
+  return near_half_midpoint<Grid>(r, kHalfForwardWindow) ? sigmoid_half_settle(x) : r;
+}
+
+// g y (1 - y) for float g and y, |y| < 2^53, g finite, rounded to odd at double precision. In
+// double g y is exact, and so is 1 - y but for its rounding error b_lo when |y| < 2^-29 (exact
+// too: |1| >= |y|); the two products' sum comes out as h + l, rounded to odd. V is double or
+// a vector of doubles.
+template <class V>
+TSE_HOST_DEVICE V sigmoid_backward_odd(V g, V y) {
+  const V one(1.0);
+  const V p = g * y;
+  const V b = one - y;
+  const V b_lo = (one - b) - y;
+  const V h = p * b;
+  const V l = vfma(p, b_lo, vfma(p, b, V(0.0) - h));
+  return vround_to_odd(h, l);
+}
+
+// The float32 backward by default: g y (1 - y) within 1 ULP, in float, for |y| <= 1 and finite
+// g. b = 1 - y rounded and its exact error b_lo (|1| >= |y|), t = y b rounded and its exact
+// remainder: y (1 - y) = t + lo with lo to float precision, and g (t + lo) rounds once, the
+// error of g lo aside (2^-24 of a term 2^-24 of the result).
+template <class V>
+TSE_HOST_DEVICE V sigmoid_backward_float_formula(V g, V y) {
+  const V one(1.0f);
+  const V b = one - y;
+  const V b_lo = (one - b) - y;
+  const V t = y * b;
+  const V lo = vfma(y, b_lo, vfma(y, b, V(0.0f) - t));
+  return vfma(g, t, g * lo);
+}
+
+// Whether a float32 backward lane is outside sigmoid_backward_float_formula's range.
+template <class V>
+TSE_HOST_DEVICE auto float_backward_outside(V g, V y) {
+  return vabs_above(y, kBitsOne) | vabs_above(g, kBitsMaxFloat);
+}
+
+// sigmoid_backward(g, y) rounded to odd at double precision, for every float g and y: convert
+// to float for the float result, or round_to_odd_float for a 16-bit one. |y| >= 2^53:
+// g y (1 - y) = p - p y with p = g y, p y exact as a double-double (c), and p - c summed
+// exactly. Non-finite inputs: the float formula, as torch computes it.
+TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
+  const double g = gf;
+  const double y = yf;
+  constexpr double kMax = 3.4028234663852886e38;
+  if (vabs(y) < 0x1p53 && vabs(g) <= kMax) {
+    return sigmoid_backward_odd(g, y);
+  }
+  if (vabs(y) <= kMax && vabs(g) <= kMax) {
+    const double p = g * y;
+    const DoubleDouble c = two_prod(p, y);
+    const DoubleDouble t = two_sum(p, -c.lo);
+    const DoubleDouble u = two_sum(-c.hi, t.hi);
+    return vround_to_odd(u.hi, u.lo + t.lo);
+  }
+  return static_cast<double>(sigmoid_backward_formula<F32Consts>(gf, yf));
+}
+
+// Whether a 16-bit backward's float result r = g (1 - y) y needs sigmoid_backward_correct: near
+// a 16-bit midpoint, or where a float product may have lost precision. With |y| <= 1, g y is
+// exact unless it underflows and |r| <= 2 |g y|, so a normal finite r is within 3 float ULP;
+// other lanes (subnormal or huge r, |y| > 1, NaN) take the exact path.
+template <class Grid, class V>
+TSE_HOST_DEVICE auto half_backward_unsafe(V y, V r) {
+  return near_half_midpoint<Grid>(r, kHalfBackwardWindow) |
+         vabs_below_nonzero(r, 0x01000000u) |  // 2^-125
+         vabs_above(r, 0x7effffffu) |          // 2^127
+         vabs_above(y, kBitsOne);
+}
+
+// The float32 backward by default, for every float g and y: within 1 ULP.
+TSE_HOST_DEVICE float sigmoid_backward_faithful(float g, float y) {
+  return float_backward_outside(g, y) ? static_cast<float>(sigmoid_backward_correct(g, y))
+                                      : sigmoid_backward_float_formula(g, y);
+}
+
+// The 16-bit backward: a float that rounds to the correctly rounded 16-bit result.
+template <class Grid>
+TSE_HOST_DEVICE float sigmoid_backward_half_correct(float g, float y) {
+  const float r = sigmoid_backward_formula<F32Consts>(g, y);
+  return half_backward_unsafe<Grid>(y, r) ? round_to_odd_float(sigmoid_backward_correct(g, y))
+                                          : r;
+}
 }  // namespace
 }  // namespace torch_sigmoid_ext

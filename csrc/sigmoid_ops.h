@@ -23,6 +23,8 @@ using torch::stable::Tensor;
 enum class Rounding : int { kDefault = 0, kCorrect = 1 };
 Rounding rounding();
 void set_rounding(Rounding mode);
+// complex64 has no correctly rounded formula: with rounding="correct" its ops refuse.
+void check_complex_rounding(const char* op);
 
 // Throws unless a C shim call succeeded. Our own because torch's macro for this changed names
 // (TORCH_ERROR_CODE_CHECK in torch 2.10, STABLE_TORCH_ERROR_CODE_CHECK later), and these

@@ -80,12 +80,16 @@ void sigmoid_kernel(const Tensor& out, const Tensor& input) {
   if (real != cpu::kNumRealTypes) {
     const int64_t size = static_cast<int64_t>(out.element_size());
     const cpu::KernelTable& table = cpu::active_kernels();
-    const cpu::UnaryLoop loop =
-        streams(n, size, o, in) ? table.forward_streaming[real] : table.forward[real];
+    const bool streaming = streams(n, size, o, in);
+    cpu::UnaryLoop loop = streaming ? table.forward_streaming[real] : table.forward[real];
+    if (real == cpu::kFloat32 && rounding() == Rounding::kCorrect) {
+      loop = streaming ? table.forward_float32_correct_streaming : table.forward_float32_correct;
+    }
     for_each_range(n, kForwardGrainSize, [=](int64_t begin, int64_t end) {
       loop(o + begin * size, in + begin * size, size, size, end - begin);
     });
   } else if (dtype == ScalarType::ComplexFloat) {
+    check_complex_rounding("sigmoid");
     sigmoid_complex_kernel(reinterpret_cast<c10::complex<float>*>(o),
                            reinterpret_cast<const c10::complex<float>*>(in), n);
   } else if (dtype == ScalarType::ComplexDouble) {
@@ -104,12 +108,16 @@ void sigmoid_backward_kernel(const Tensor& out, const Tensor& grad_output, const
   if (real != cpu::kNumRealTypes) {
     const int64_t size = static_cast<int64_t>(out.element_size());
     const cpu::KernelTable& table = cpu::active_kernels();
-    const cpu::BinaryLoop loop =
-        streams(n, size, o, g, y) ? table.backward_streaming[real] : table.backward[real];
+    const bool streaming = streams(n, size, o, g, y);
+    cpu::BinaryLoop loop = streaming ? table.backward_streaming[real] : table.backward[real];
+    if (real == cpu::kFloat32 && rounding() == Rounding::kCorrect) {
+      loop = streaming ? table.backward_float32_correct_streaming : table.backward_float32_correct;
+    }
     for_each_range(n, kBackwardGrainSize, [=](int64_t begin, int64_t end) {
       loop(o + begin * size, g + begin * size, y + begin * size, size, size, size, end - begin);
     });
   } else if (dtype == ScalarType::ComplexFloat) {
+    check_complex_rounding("sigmoid_backward");
     using T = c10::complex<float>;
     sigmoid_backward_complex_kernel(reinterpret_cast<T*>(o), reinterpret_cast<const T*>(g),
                                     reinterpret_cast<const T*>(y), n);

@@ -28,6 +28,12 @@ struct KernelTable {
   // bits. (float32 and float64 only; elsewhere, and in the generic variant, the plain loops.)
   UnaryLoop forward_streaming[kNumRealTypes];
   BinaryLoop backward_streaming[kNumRealTypes];
+  // The float32 loops for rounding="correct" (sigmoid_correct, sigmoid_backward_correct),
+  // plain and streaming.
+  UnaryLoop forward_float32_correct;
+  UnaryLoop forward_float32_correct_streaming;
+  BinaryLoop backward_float32_correct;
+  BinaryLoop backward_float32_correct_streaming;
 };
 
 extern const KernelTable kGenericKernels;

@@ -107,6 +107,66 @@ inline F64x4 vpow2_from_shifted(F64x4 t) {
       _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(t.v), k), C::kMantissaBits));
 }
 
+// What correct rounding needs (sigmoid_math.h has the scalar versions): lane masks of float
+// and of double lanes, as vectors until vmask_bits.
+struct LaneMask32 {
+  __m256i m;
+};
+struct LaneMask64 {
+  __m256i m;
+};
+inline LaneMask32 operator|(LaneMask32 a, LaneMask32 b) { return {_mm256_or_si256(a.m, b.m)}; }
+inline unsigned vmask_bits(LaneMask32 a) {
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(a.m)));
+}
+inline unsigned vmask_bits(LaneMask64 a) {
+  return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(a.m)));
+}
+// Unsigned a <= b, lane by lane: min(a, b) == a.
+inline __m256i le_epu32(__m256i a, __m256i b) {
+  return _mm256_cmpeq_epi32(_mm256_min_epu32(a, b), a);
+}
+inline LaneMask32 vnear_pattern(F32x8 r, uint32_t low_mask, uint32_t pattern, uint32_t window) {
+  const __m256i low = _mm256_and_si256(_mm256_castps_si256(r.v),
+                                       _mm256_set1_epi32(static_cast<int32_t>(low_mask)));
+  const __m256i d =
+      _mm256_add_epi32(low, _mm256_set1_epi32(static_cast<int32_t>(window - pattern)));
+  return {le_epu32(d, _mm256_set1_epi32(static_cast<int32_t>(2 * window)))};
+}
+inline LaneMask64 vnear_pattern(F64x4 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
+  // Here low - pattern + window is small in magnitude, so a signed compare serves.
+  const __m256i low = _mm256_and_si256(_mm256_castpd_si256(r.v),
+                                       _mm256_set1_epi64x(static_cast<int64_t>(low_mask)));
+  const __m256i d =
+      _mm256_add_epi64(low, _mm256_set1_epi64x(static_cast<int64_t>(window - pattern)));
+  const __m256i out = _mm256_or_si256(
+      _mm256_cmpgt_epi64(d, _mm256_set1_epi64x(static_cast<int64_t>(2 * window))),
+      _mm256_cmpgt_epi64(_mm256_setzero_si256(), d));
+  return {_mm256_xor_si256(out, _mm256_set1_epi64x(-1))};
+}
+inline __m256i abs_bits(F32x8 a) {
+  return _mm256_and_si256(_mm256_castps_si256(a.v), _mm256_set1_epi32(0x7fffffff));
+}
+// |a|'s bits are below 2^31, so signed compares serve.
+inline LaneMask32 vabs_above(F32x8 a, uint32_t bits) {
+  return {_mm256_cmpgt_epi32(abs_bits(a), _mm256_set1_epi32(static_cast<int32_t>(bits)))};
+}
+inline LaneMask32 vabs_below_nonzero(F32x8 a, uint32_t bits) {
+  const __m256i d = _mm256_sub_epi32(abs_bits(a), _mm256_set1_epi32(1));  // 0 becomes -1
+  return {_mm256_and_si256(
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(bits - 1)), d),
+      _mm256_cmpgt_epi32(d, _mm256_set1_epi32(-1)))};
+}
+inline F64x4 vround_to_odd(F64x4 h, F64x4 l) {
+  const __m256i inexact =
+      _mm256_castpd_si256(_mm256_cmp_pd(l.v, _mm256_setzero_pd(), _CMP_NEQ_OQ));
+  __m256i hb = _mm256_castpd_si256(h.v);
+  const __m256i past = _mm256_srli_epi64(_mm256_xor_si256(hb, _mm256_castpd_si256(l.v)), 63);
+  hb = _mm256_sub_epi64(hb, _mm256_and_si256(past, inexact));
+  hb = _mm256_or_si256(hb, _mm256_and_si256(inexact, _mm256_set1_epi64x(1)));
+  return _mm256_castsi256_pd(hb);
+}
+
 struct Avx2Vec {
   using VF = F32x8;
   using VD = F64x4;
@@ -122,6 +182,15 @@ struct Avx2Vec {
   static F32x8 load_f32(const float* p) { return _mm256_loadu_ps(p); }
   static void store_f32(float* p, F32x8 v) { _mm256_storeu_ps(p, v.v); }
   static F64x4 load_f64(const double* p) { return _mm256_loadu_pd(p); }
+  // float lanes 0-3 and 4-7 as doubles, and back (rounded to nearest even).
+  static void widen(F32x8 x, F64x4& lo, F64x4& hi) {
+    lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x.v));
+    hi = _mm256_cvtps_pd(_mm256_extractf128_ps(x.v, 1));
+  }
+  static F32x8 narrow(F64x4 lo, F64x4 hi) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo.v)),
+                                _mm256_cvtpd_ps(hi.v), 1);
+  }
   static void store_f64(double* p, F64x4 v) { _mm256_storeu_pd(p, v.v); }
   static F32x8 load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));

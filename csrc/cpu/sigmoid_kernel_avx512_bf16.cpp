@@ -44,7 +44,6 @@ struct Avx512Bf16Vec : Avx512Vec {
 //   64-bit permutation restores the order. A subnormal lane (which vcvtne2ps2bf16 flushes) or a
 //   NaN lane takes the portable rounding instead, on the same lanes, with the NaN made
 //   canonical; packing 32-bit lanes to 16 (vpackusdw) undoes the interleaving by itself.
-// - so backward2 can leave NaN to store2 and skip canonical_nan's two operations per vector.
 struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
   static Pair<F32x16> load2(const uint16_t* p) {
     const __m512i w = _mm512_loadu_si512(p);
@@ -68,10 +67,6 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
   // without the pragma's target, and warns (-Wpsabi) that its 512-bit return changes the ABI.
   static __m512i canonical_bits(F32x16 h) {
     return Avx512Vec::bf16_bits(canonical_nan<F32Consts>(h));
-  }
-  static Pair<F32x16> backward2(Pair<F32x16> g, Pair<F32x16> y) {
-    const F32x16 one(1.0f);
-    return {g.a * (one - y.a) * y.a, g.b * (one - y.b) * y.b};
   }
 };
 

@@ -19,6 +19,11 @@ namespace {
 // Two vectors as one value: the formulas run on it op by op, one op on both halves before the
 // next, so that the two dependency chains interleave in the instruction stream. (Written one
 // vector after the other, the out-of-order window sees less of the second.)
+// Enables a member template for vector types only: the generic variant's vector types are
+// float and double themselves, where the scalar overload serves.
+template <class T>
+using IfVector = std::enable_if_t<!std::is_arithmetic<T>::value, int>;
+
 template <class V>
 struct Pair {
   V a, b;
@@ -55,10 +60,31 @@ struct TwoVectors {
     Io::store(p + W, v.b);
   }
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
-    using C = typename Io::Consts;
-    return {sigmoid_backward_formula<C>(g.a, y.a), sigmoid_backward_formula<C>(g.b, y.b)};
+    return {Io::backward(g.a, y.a), Io::backward(g.b, y.b)};
   }
+  // The forward's last step on a vector r = forward(x): where an Io settles the lanes that
+  // need it (correct rounding), here nothing.
+  static V finish(V, V r) { return r; }
 };
+
+// r with the lanes set in `lanes` replaced by exact(a[i], b[i]): the vector loops' way to
+// settle the rare lanes that the fast formula cannot round correctly. The lanes of a, b and r
+// correspond, whatever order a load put them in.
+template <class Vec, class V, class F>
+V settle_lanes(V a, V b, V r, unsigned lanes, F exact) {
+  constexpr int W = Vec::kWidthF;
+  alignas(64) float av[W];
+  alignas(64) float bv[W];
+  alignas(64) float rv[W];
+  Vec::store_f32(av, a);
+  Vec::store_f32(bv, b);
+  Vec::store_f32(rv, r);
+  for (; lanes != 0; lanes &= lanes - 1) {
+    const int i = __builtin_ctz(lanes);
+    rv[i] = exact(av[i], bv[i]);
+  }
+  return Vec::load_f32(rv);
+}
 
 // The vector loops' fast path: fast_range says whether every lane of a pair of vectors is in
 // forward_fast's range, |x| <= bound, where forward_fast gives forward's bits for less;
@@ -113,6 +139,70 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
   static float narrow(float s) { return s; }
   template <class T>
   static T forward(T x) { return sigmoid_formula<F32Consts>(x); }
+  // The backward within 1 ULP (sigmoid_backward_float_formula); lanes outside its range take
+  // the correctly rounded scalar path.
+  static float backward(float g, float y) { return sigmoid_backward_faithful(g, y); }
+  template <class T = V, IfVector<T> = 0>
+  static V backward(V g, V y) {
+    const V r = sigmoid_backward_float_formula(g, y);
+    const unsigned lanes = vmask_bits(float_backward_outside(g, y));
+    if (__builtin_expect(lanes == 0, 1)) {
+      return r;
+    }
+    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) {
+      return static_cast<float>(sigmoid_backward_correct(gi, yi));
+    });
+  }
+};
+
+// float32 with rounding="correct": sigmoid_correct, in double lanes (sigmoid_formula, the
+// float64 kernel's), each lane near a float midpoint settled by sigmoid_settle.
+template <class Vec>
+struct Float32CorrectIo : Float32Io<Vec> {
+  using V = typename Vec::VF;
+  using VD = typename Vec::VD;
+  static bool fast_range(Pair<V>) { return false; }
+  static bool fast_range4(Pair<V>, Pair<V>) { return false; }
+  static float forward(float x) { return sigmoid_correct(x); }
+  // The backward correctly rounded: sigmoid_backward_odd in double lanes, then one
+  // conversion; lanes with |y| >= 2^53 or a non-finite input take the scalar path.
+  static float backward(float g, float y) {
+    return static_cast<float>(sigmoid_backward_correct(g, y));
+  }
+  template <class T = V, IfVector<T> = 0>
+  static V backward(V g, V y) {
+    VD g0, g1, y0, y1;
+    Vec::widen(g, g0, g1);
+    Vec::widen(y, y0, y1);
+    const V r = Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
+    const unsigned lanes =
+        vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
+    if (__builtin_expect(lanes == 0, 1)) {
+      return r;
+    }
+    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) { return backward(gi, yi); });
+  }
+  static Pair<V> backward2(Pair<V> g, Pair<V> y) {
+    return {backward(g.a, y.a), backward(g.b, y.b)};
+  }
+  static VD forward_double(VD x) {
+    return vall_le(vabs(x), VD(F64Consts::kExactX)) ? sigmoid_formula_mid<F64Consts>(x)
+                                                    : sigmoid_formula<F64Consts>(x);
+  }
+  template <class T = V, IfVector<T> = 0>
+  static V forward(V x) {
+    VD x0, x1;
+    Vec::widen(x, x0, x1);
+    const VD y0 = forward_double(x0);
+    const VD y1 = forward_double(x1);
+    const unsigned lanes =
+        vmask_bits(near_float_midpoint(y0)) | (vmask_bits(near_float_midpoint(y1)) << Vec::kWidthD);
+    const V r = Vec::narrow(y0, y1);
+    if (__builtin_expect(lanes == 0, 1)) {
+      return r;
+    }
+    return settle_lanes<Vec>(x, x, r, lanes, [](float xi, float) { return sigmoid_settle(xi); });
+  }
 };
 
 template <class Vec>
@@ -129,13 +219,49 @@ struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWi
   static double narrow(double s) { return s; }
   template <class T>
   static T forward(T x) { return sigmoid_formula<F64Consts>(x); }
+  template <class T>
+  static T backward(T g, T y) { return sigmoid_backward_formula<F64Consts>(g, y); }
 };
 
-// 16-bit types compute in float32 (with the cheaper formula their precision allows) and round
-// once on the way out.
+// What the 16-bit types share: they compute in float32 (with the cheaper formula their
+// precision allows) and round once on the way out, correctly: the lanes near a 16-bit midpoint
+// are settled (sigmoid_half_correct, sigmoid_backward_half_correct).
+template <class Vec, class Grid>
+struct HalfRounding {
+  using V = typename Vec::VF;
+  static float forward(float x) { return sigmoid_half_correct<Grid>(x); }
+  template <class T>
+  static T forward(T x) { return sigmoid_half_formula(x); }
+  static V finish(V x, V r) {
+    const unsigned lanes = vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow));
+    if (__builtin_expect(lanes == 0, 1)) {
+      return r;
+    }
+    return settle_lanes<Vec>(x, x, r, lanes, [](float xi, float) {
+      return sigmoid_half_settle(xi);
+    });
+  }
+  static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
+  template <class T = V, IfVector<T> = 0>
+  static V backward(V g, V y) {
+    const V r = sigmoid_backward_formula<F32Consts>(g, y);
+    const unsigned lanes = vmask_bits(half_backward_unsafe<Grid>(y, r));
+    if (__builtin_expect(lanes == 0, 1)) {
+      return r;
+    }
+    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) {
+      return round_to_odd_float(sigmoid_backward_correct(gi, yi));
+    });
+  }
+};
+
 template <class Vec>
 struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
-                   FastPath<typename Vec::VF, HalfRange> {
+                   FastPath<typename Vec::VF, HalfRange>,
+                   HalfRounding<Vec, Float16Grid> {
+  using HalfRounding<Vec, Float16Grid>::forward;
+  using HalfRounding<Vec, Float16Grid>::finish;
+  using HalfRounding<Vec, Float16Grid>::backward;
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -145,13 +271,15 @@ struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::k
   static void store(uint16_t* p, V v) { Vec::store_f16(p, v); }
   static float widen(uint16_t s) { return f16_to_f32(s); }
   static uint16_t narrow(float s) { return f32_to_f16(s); }
-  template <class T>
-  static T forward(T x) { return sigmoid_half_formula(x); }
 };
 
 template <class Vec>
 struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
-                    FastPath<typename Vec::VF, HalfRange> {
+                    FastPath<typename Vec::VF, HalfRange>,
+                    HalfRounding<Vec, BFloat16Grid> {
+  using HalfRounding<Vec, BFloat16Grid>::forward;
+  using HalfRounding<Vec, BFloat16Grid>::finish;
+  using HalfRounding<Vec, BFloat16Grid>::backward;
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -161,9 +289,17 @@ struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec:
   static void store(uint16_t* p, V v) { Vec::store_bf16(p, v); }
   static float widen(uint16_t s) { return bf16_to_f32(s); }
   static uint16_t narrow(float s) { return f32_to_bf16(s); }
-  template <class T>
-  static T forward(T x) { return sigmoid_half_formula(x); }
 };
+
+template <class Io, class V>
+Pair<V> finish2(Pair<V> x, Pair<V> r) {
+  return {Io::finish(x.a, r.a), Io::finish(x.b, r.b)};
+}
+
+template <class Io, class V>
+Pair<V> forward2(Pair<V> x) {
+  return finish2<Io>(x, Pair<V>(Io::forward(x.a), Io::forward(x.b)));
+}
 
 template <class Io>
 void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stride,
@@ -187,24 +323,25 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
           const Pair<V> w = Io::load2(x + i + 2 * W);
           if (__builtin_expect(Io::fast_range4(v, w), 1)) {
             const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
-            Io::store2(y + i, r.a);
-            Io::store2(y + i + 2 * W, r.b);
+            Io::store2(y + i, finish2<Io>(v, r.a));
+            Io::store2(y + i + 2 * W, finish2<Io>(w, r.b));
           } else {
-            Io::store2(y + i, {Io::forward(v.a), Io::forward(v.b)});
-            Io::store2(y + i + 2 * W, {Io::forward(w.a), Io::forward(w.b)});
+            Io::store2(y + i, forward2<Io>(v));
+            Io::store2(y + i + 2 * W, forward2<Io>(w));
           }
         }
       }
       for (; i + 2 * W <= n; i += 2 * W) {
         const auto v = Io::load2(x + i);
         if (__builtin_expect(Io::fast_range(v), 1)) {
-          Io::store2(y + i, Io::forward_fast(v));
+          Io::store2(y + i, finish2<Io>(v, Io::forward_fast(v)));
         } else {
-          Io::store2(y + i, {Io::forward(v.a), Io::forward(v.b)});
+          Io::store2(y + i, forward2<Io>(v));
         }
       }
       for (; i + W <= n; i += W) {
-        Io::store(y + i, Io::forward(Io::load(x + i)));
+        const auto v = Io::load(x + i);
+        Io::store(y + i, Io::finish(v, Io::forward(v)));
       }
     }
     for (; i < n; ++i) {
@@ -222,7 +359,6 @@ template <class Io>
 void backward_loop(char* out, const char* grad, const char* y, int64_t out_stride,
                    int64_t grad_stride, int64_t y_stride, int64_t n) {
   using S = typename Io::Storage;
-  using C = typename Io::Consts;
   constexpr int W = Io::kWidth;
   if (out_stride == sizeof(S) && grad_stride == sizeof(S) && y_stride == sizeof(S)) {
     const S* g = reinterpret_cast<const S*>(grad);
@@ -234,11 +370,11 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
         Io::store2(o + i, Io::backward2(Io::load2(g + i), Io::load2(yy + i)));
       }
       for (; i + W <= n; i += W) {
-        Io::store(o + i, sigmoid_backward_formula<C>(Io::load(g + i), Io::load(yy + i)));
+        Io::store(o + i, Io::backward(Io::load(g + i), Io::load(yy + i)));
       }
     }
     for (; i < n; ++i) {
-      o[i] = Io::narrow(sigmoid_backward_formula<C>(Io::widen(g[i]), Io::widen(yy[i])));
+      o[i] = Io::narrow(Io::backward(Io::widen(g[i]), Io::widen(yy[i])));
     }
     return;
   }
@@ -246,7 +382,7 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
     const S gs = *reinterpret_cast<const S*>(grad + i * grad_stride);
     const S ys = *reinterpret_cast<const S*>(y + i * y_stride);
     *reinterpret_cast<S*>(out + i * out_stride) =
-        Io::narrow(sigmoid_backward_formula<C>(Io::widen(gs), Io::widen(ys)));
+        Io::narrow(Io::backward(Io::widen(gs), Io::widen(ys)));
   }
 }
 
@@ -321,6 +457,8 @@ constexpr KernelTable make_kernel_table(const char* name) {
   constexpr BinaryLoop b64 = &backward_loop<Float64Io<Vec>>;
   constexpr BinaryLoop b16 = &backward_loop<Float16Io<Vec>>;
   constexpr BinaryLoop bb16 = &backward_loop<BFloat16Io<Vec>>;
+  constexpr UnaryLoop f32c = &forward_loop<Float32CorrectIo<Vec>>;
+  constexpr BinaryLoop b32c = &backward_loop<Float32CorrectIo<Vec>>;
   if constexpr (Vec::kCanStream) {
     return KernelTable{name,
                        {f32, f64, f16, bf16},
@@ -328,10 +466,15 @@ constexpr KernelTable make_kernel_table(const char* name) {
                        {&forward_loop_streaming<Float32Io<Vec>, Vec>,
                         &forward_loop_streaming<Float64Io<Vec>, Vec>, f16, bf16},
                        {&backward_loop_streaming<Float32Io<Vec>, Vec>,
-                        &backward_loop_streaming<Float64Io<Vec>, Vec>, b16, bb16}};
+                        &backward_loop_streaming<Float64Io<Vec>, Vec>, b16, bb16},
+                       f32c,
+                       &forward_loop_streaming<Float32CorrectIo<Vec>, Vec>,
+                       b32c,
+                       &backward_loop_streaming<Float32CorrectIo<Vec>, Vec>};
   } else {
     return KernelTable{name, {f32, f64, f16, bf16}, {b32, b64, b16, bb16},
-                       {f32, f64, f16, bf16}, {b32, b64, b16, bb16}};
+                       {f32, f64, f16, bf16}, {b32, b64, b16, bb16}, f32c, f32c,
+                       b32c, b32c};
   }
 }
 

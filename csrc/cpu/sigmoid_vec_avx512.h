@@ -114,6 +114,45 @@ inline F64x8 vscale(F64x8 q, F64x8, F64x8 n) {
   return _mm512_scalef_pd(q.v, n.v);
 }
 
+// What correct rounding needs (sigmoid_math.h has the scalar versions): lane masks that stay
+// in mask registers until vmask_bits.
+struct LaneMask {
+  __mmask16 m;
+};
+inline LaneMask operator|(LaneMask a, LaneMask b) { return {_kor_mask16(a.m, b.m)}; }
+inline unsigned vmask_bits(LaneMask a) { return a.m; }
+inline LaneMask vnear_pattern(F32x16 r, uint32_t low_mask, uint32_t pattern, uint32_t window) {
+  const __m512i low = _mm512_and_si512(_mm512_castps_si512(r.v),
+                                       _mm512_set1_epi32(static_cast<int32_t>(low_mask)));
+  const __m512i d =
+      _mm512_add_epi32(low, _mm512_set1_epi32(static_cast<int32_t>(window - pattern)));
+  return {_mm512_cmple_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(2 * window)))};
+}
+inline LaneMask vnear_pattern(F64x8 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
+  const __m512i low = _mm512_and_si512(_mm512_castpd_si512(r.v),
+                                       _mm512_set1_epi64(static_cast<int64_t>(low_mask)));
+  const __m512i d =
+      _mm512_add_epi64(low, _mm512_set1_epi64(static_cast<int64_t>(window - pattern)));
+  return {_mm512_cmple_epu64_mask(d, _mm512_set1_epi64(static_cast<int64_t>(2 * window)))};
+}
+inline __m512i abs_bits(F32x16 a) {
+  return _mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff));
+}
+inline LaneMask vabs_above(F32x16 a, uint32_t bits) {
+  return {_mm512_cmpgt_epu32_mask(abs_bits(a), _mm512_set1_epi32(static_cast<int32_t>(bits)))};
+}
+inline LaneMask vabs_below_nonzero(F32x16 a, uint32_t bits) {
+  const __m512i d = _mm512_sub_epi32(abs_bits(a), _mm512_set1_epi32(1));
+  return {_mm512_cmplt_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(bits - 1)))};
+}
+inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
+  const __mmask8 inexact = _mm512_cmp_pd_mask(l.v, _mm512_setzero_pd(), _CMP_NEQ_OQ);
+  const __m512i hb = _mm512_castpd_si512(h.v);
+  const __m512i past = _mm512_srli_epi64(_mm512_xor_si512(hb, _mm512_castpd_si512(l.v)), 63);
+  const __m512i cut = _mm512_mask_sub_epi64(hb, inexact, hb, past);
+  return _mm512_castsi512_pd(_mm512_mask_or_epi64(cut, inexact, cut, _mm512_set1_epi64(1)));
+}
+
 struct Avx512Vec {
   using VF = F32x16;
   using VD = F64x8;
@@ -129,6 +168,17 @@ struct Avx512Vec {
   static F32x16 load_f32(const float* p) { return _mm512_loadu_ps(p); }
   static void store_f32(float* p, F32x16 v) { _mm512_storeu_ps(p, v.v); }
   static F64x8 load_f64(const double* p) { return _mm512_loadu_pd(p); }
+  // float lanes 0-7 and 8-15 as doubles, and back (rounded to nearest even).
+  static void widen(F32x16 x, F64x8& lo, F64x8& hi) {
+    lo = _mm512_cvtps_pd(_mm512_castps512_ps256(x.v));
+    hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x.v), 1)));
+  }
+  static F32x16 narrow(F64x8 lo, F64x8 hi) {
+    const __m512d both = _mm512_insertf64x4(
+        _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo.v))),
+        _mm256_castps_pd(_mm512_cvtpd_ps(hi.v)), 1);
+    return _mm512_castpd_ps(both);
+  }
   static void store_f64(double* p, F64x8 v) { _mm512_storeu_pd(p, v.v); }
   static F32x16 load_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
