@@ -28,16 +28,15 @@ SUPPORTED_VARIANTS = tse.build_info()["cpu_variants_supported"].split(",")
 INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64, torch.float16: torch.int16,
             torch.bfloat16: torch.int16}
 HALF_TYPES = (torch.float16, torch.bfloat16)
-# float32 inputs whose sigmoid is closest to a midpoint between two float32 values (relative
-# distance in brackets), from the reference over all 2^32 inputs: -2^-24 and the other odd
-# multiples of 2^-24 are the closest, sigmoid(x) = 1/2 + x/4 - x^3/48 being a midpoint but for
-# the cube.
+# The five float32 inputs whose sigmoid is closest to a midpoint between two float32 values
+# (the relative distance beside each), found by the reference over all 2^32 inputs: there
+# sigmoid(x) = 1/2 + x/4 - x^3/48 + ... is a midpoint but for the cube.
 HARD_FLOAT32 = [
     -2.0 ** -24,  # 2^-76.6
-    -3 * 2.0 ** -24,
-    2.0 ** -23,
-    3 * 2.0 ** -23,
-    -5 * 2.0 ** -24,
+    2.0 ** -23,  # 2^-73.6
+    -3 * 2.0 ** -24,  # 2^-71.8
+    -5 * 2.0 ** -24,  # 2^-69.6
+    3 * 2.0 ** -23,  # 2^-68.8
 ]
 
 
@@ -474,7 +473,7 @@ def _random_bits(dtype, n, gen):
     return bits.to(INT_VIEW[dtype]).view(dtype)
 
 
-def _backward_pairs(dtype, n=1500):
+def _backward_pairs(dtype, n=5000):
     """(grad, y): every pair of the targeted values (subnormal y, y near 1, 0 and 1, tiny y,
     huge and negative y, grad at the extremes, results that underflow and overflow,
     infinities, NaN), then random pairs: y in [0, 1] as autograd sees it, and bit patterns."""
@@ -484,8 +483,8 @@ def _backward_pairs(dtype, n=1500):
           2.0 ** -40, subnormal, 3 * subnormal, tiny, tiny - subnormal, -subnormal, 2.0 ** 53,
           -2.0 ** 53, 2.0 ** 60, info.max, -info.max, -0.5, -1.0, -3.0, 2.0, 1e4, math.inf,
           -math.inf, math.nan]
-    gs = [1.0, -1.0, 3.0, info.max, -info.max, tiny, -tiny, subnormal, -subnormal, 0.0, -0.0,
-          1e-3, 2.0 ** -20, math.inf, -math.inf, math.nan]
+    gs = [1.0, -1.0, 3.0, info.max, -info.max, tiny, -tiny, 3.75 * tiny, -1.3 * tiny, subnormal,
+          -subnormal, 0.0, -0.0, 1e-3, 2.0 ** -20, math.inf, -math.inf, math.nan]
     gen = torch.Generator().manual_seed(9)
     g = torch.cat([torch.tensor([g for g in gs for _ in ys], dtype=dtype),
                    (torch.randn(n, generator=gen) * 4).to(dtype),
