@@ -230,10 +230,9 @@ TSE_HOST_DEVICE V sigmoid_formula_mid(V x) {
 }
 
 // sigmoid(x) in float32 for a float16 or bfloat16 result, which keeps 11 or 8 bits of it. The
-// same steps without what only float32's last bits need: a degree-5 polynomial (1.1e-7), a
-// one-constant reduction, and one rounding of d everywhere (1 + 2^n may round). Rounded to 16
-// bits it gives the same result as sigmoid_formula for every bfloat16 input, and for every
-// float16 input but one (x = -0.16394, by 1 ULP); tests/test_kernels.py checks every value.
+// same steps without what only float32's last bits need: a degree-5 polynomial (1.1e-7) and one
+// rounding of d everywhere (1 + 2^n may round). Within 2.6 float ULP on every 16-bit input, which
+// sigmoid_half_correct then rounds correctly.
 template <typename V>
 TSE_HOST_DEVICE V exp_neg_q_half(V r) {
   V q = vfma(V(-0.008312522433698177f), r, V(0.041890159249305725f));
@@ -249,7 +248,7 @@ TSE_HOST_DEVICE V sigmoid_half_formula(V x) {
   const V xc = vmax(vmin(x, V(C::kMaxX)), V(C::kMinX));  // NaN is dealt with at the end
   const V t = vfma(xc, V(C::kLog2e), V(C::kShifter));
   const V n = t - V(C::kShifter);
-  const V r = vfma(n, V(-0.693147180559945309f), xc);
+  const V r = vfma(n, V(-C::kLn2Lo), vfma(n, V(-C::kLn2Hi), xc));
   const V q = exp_neg_q_half(r);
   const V quot = one / vfma(r, q, one + vscale<C>(one, t, n));
   return vselect(visnan(x), V(C::quiet_nan()), vscale<C>(quot, t, n));
@@ -264,7 +263,7 @@ TSE_HOST_DEVICE V sigmoid_half_formula_mid(V x) {
   const V one(1.0f);
   const V t = vfma(x, V(C::kLog2e), V(C::kShifter));
   const V n = t - V(C::kShifter);
-  const V r = vfma(n, V(-0.693147180559945309f), x);
+  const V r = vfma(n, V(-C::kLn2Lo), vfma(n, V(-C::kLn2Hi), x));
   const V q = exp_neg_q_half(r);
   const V e = vexponent_from_shifted(t);
   const V quot = one / vfma(r, q, one + vadd_exponent(one, e));
@@ -371,15 +370,16 @@ TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
 // types have their own, with | and vmask_bits (lane i is bit i).
 TSE_HOST_DEVICE unsigned vmask_bits(bool m) { return m ? 1u : 0u; }
 
-// Whether the bits of r under low_mask are within `window` of `pattern` (unsigned wraparound
-// makes that one compare).
+// Whether the bits of r under low_mask are within [pattern - window, pattern + window - 1],
+// for a window that is a power of two (unsigned wraparound makes that one compare, and the
+// power of two lets AVX-512 do it in one AND-test).
 TSE_HOST_DEVICE bool vnear_pattern(float r, uint32_t low_mask, uint32_t pattern,
                                    uint32_t window) {
-  return (float_bits(r) & low_mask) - pattern + window <= 2 * window;
+  return (float_bits(r) & low_mask) - pattern + window < 2 * window;
 }
 TSE_HOST_DEVICE bool vnear_pattern(double r, uint64_t low_mask, uint64_t pattern,
                                    uint64_t window) {
-  return (double_bits(r) & low_mask) - pattern + window <= 2 * window;
+  return (double_bits(r) & low_mask) - pattern + window < 2 * window;
 }
 // Whether |a|'s bits are above `bits` (NaN is above every finite bound), and whether
 // 0 < |a| < the float whose bits these are: one unsigned compare each.
@@ -398,6 +398,7 @@ constexpr uint32_t kBitsMaxFloat = 0x7f7fffffu;     // the largest finite float
 // with float's grid in [2^-14, 2^-13). on_grid maps r to a float whose low bits say where r
 // lies between two neighbours.
 struct BFloat16Grid {
+  static constexpr bool kProductMayUnderflow = true;  // of two bfloat16 values, in float
   static constexpr uint32_t kLowMask = 0xffffu;
   static constexpr uint32_t kMidpoint = 0x8000u;
   template <class V>
@@ -406,6 +407,7 @@ struct BFloat16Grid {
   }
 };
 struct Float16Grid {
+  static constexpr bool kProductMayUnderflow = false;
   static constexpr uint32_t kLowMask = 0x1fffu;
   static constexpr uint32_t kMidpoint = 0x1000u;
   template <class V>
@@ -414,11 +416,10 @@ struct Float16Grid {
     return vselect(vlt(a, V(0x1p-14f)), a + V(0x1p-14f), a);
   }
 };
-// sigmoid_half_formula is within 5.3 float ULP of sigmoid on every 16-bit input, and the
-// 16-bit backward's three float roundings within 3 (adding 2^-14 costs half a unit more); the
-// windows leave a margin. tests/test_rounding.py checks every 16-bit input of the forward.
-constexpr uint32_t kHalfForwardWindow = 8;
-constexpr uint32_t kHalfBackwardWindow = 4;
+// sigmoid_half_formula is within 2.6 float ULP of sigmoid on every 16-bit input, and adding
+// 2^-14 costs half a unit more: a lane is safe 4 units from a midpoint. tests/test_rounding.py
+// checks every 16-bit input.
+constexpr uint32_t kHalfForwardWindow = 4;
 template <class Grid, class V>
 TSE_HOST_DEVICE auto near_half_midpoint(V r, uint32_t window) {
   return vnear_pattern(Grid::on_grid(r), Grid::kLowMask, Grid::kMidpoint, window);
@@ -426,7 +427,8 @@ TSE_HOST_DEVICE auto near_half_midpoint(V r, uint32_t window) {
 
 // The same for float results of a double y >= 0: float keeps 29 bits fewer than double, and
 // below 2^-126 its subnormal grid is that of [2^-126, 2^-125). sigmoid_formula<F64Consts> is
-// within 1.5 double ULP of sigmoid (docs/accuracy.md): the window of 8 leaves a margin.
+// within 1.5 double ULP of sigmoid (docs/accuracy.md): the window of 8 leaves a margin, and the
+// accuracy tool's sweep of every float checks it.
 constexpr uint64_t kFloatWindow = 8;
 template <class V>
 TSE_HOST_DEVICE V float_grid(V y) {
@@ -437,7 +439,7 @@ TSE_HOST_DEVICE auto near_float_midpoint(V y) {
   return vnear_pattern(float_grid(y), uint64_t{0x1fffffff}, uint64_t{0x10000000}, kFloatWindow);
 }
 
-// h + l rounded to odd at double precision, for h = h + l rounded and |l| small beside ulp(h):
+// h + l rounded to odd at h's precision, for h = h + l rounded and |l| small beside ulp(h):
 // truncated toward zero, with the last bit set when anything was cut. A value rounded to odd
 // with two or more bits to spare rounds to nearest as the exact value would, so one later
 // conversion (to float, or to a 16-bit type through round_to_odd_float) is correctly rounded.
@@ -448,6 +450,15 @@ TSE_HOST_DEVICE double vround_to_odd(double h, double l) {
   uint64_t bits = double_bits(h);
   bits -= (bits ^ double_bits(l)) >> 63;  // l's sign is not h's: h is past the exact value
   return bits_double(bits | 1u);
+}
+
+TSE_HOST_DEVICE float vround_to_odd(float h, float l) {
+  if (l == 0) {
+    return h;
+  }
+  uint32_t bits = float_bits(h);
+  bits -= (bits ^ float_bits(l)) >> 31;
+  return bits_float(bits | 1u);
 }
 
 // d rounded to odd at float precision (NaN and infinities as they convert).
@@ -605,16 +616,30 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
   return static_cast<double>(sigmoid_backward_formula<F32Consts>(gf, yf));
 }
 
-// Whether a 16-bit backward's float result r = g (1 - y) y needs sigmoid_backward_correct: near
-// a 16-bit midpoint, or where a float product may have lost precision. With |y| <= 1, g y is
-// exact unless it underflows and |r| <= 2 |g y|, so a normal finite r is within 3 float ULP;
-// other lanes (subnormal or huge r, |y| > 1, NaN) take the exact path.
+// The 16-bit backward in float. p = g y is exact (at most 22 significant bits) where it is
+// normal, and r = p - p y, one fused multiply-add, is the exact value R rounded once to float.
+// Rounding r to 16 bits then rounds twice, which goes wrong only where r is exactly a 16-bit
+// midpoint but R is not. There, for |y| <= 1, p - r is exact, so e = p - r - p y has R - r's
+// sign, and r rounded to odd with it rounds as R does; elsewhere that step cannot change the
+// 16-bit result (an odd float is no midpoint). The result: a float that rounds to nearest even
+// to the correctly rounded 16-bit value.
+template <class V>
+TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
+  const V minus_p = V(0.0f) - p;
+  const V r = vfma(minus_p, y, p);
+  return vround_to_odd(r, vfma(minus_p, y, p - r));
+}
+// The lanes half_backward_formula does not cover: |y| > 1 or NaN, a non-finite result and
+// (bfloat16, whose range is float's) an r or y small enough that p or e (about p y) may have
+// underflowed: both at least 2^-60 leaves p y above 2^-121.
 template <class Grid, class V>
 TSE_HOST_DEVICE auto half_backward_unsafe(V y, V r) {
-  return near_half_midpoint<Grid>(r, kHalfBackwardWindow) |
-         vabs_below_nonzero(r, 0x01000000u) |  // 2^-125
-         vabs_above(r, 0x7effffffu) |          // 2^127
-         vabs_above(y, kBitsOne);
+  const auto outside = vabs_above(y, kBitsOne) | vabs_above(r, kBitsMaxFloat);
+  if constexpr (Grid::kProductMayUnderflow) {
+    return outside | vabs_below_nonzero(vmin(vabs(r), vabs(y)), 0x21800000u);  // 2^-60
+  } else {
+    return outside;
+  }
 }
 
 // The float32 backward by default, for every float g and y: within 1 ULP.
@@ -623,12 +648,14 @@ TSE_HOST_DEVICE float sigmoid_backward_faithful(float g, float y) {
                                       : sigmoid_backward_float_formula(g, y);
 }
 
-// The 16-bit backward: a float that rounds to the correctly rounded 16-bit result.
+// The 16-bit backward: a float that rounds (to nearest even) to the correctly rounded result.
 template <class Grid>
 TSE_HOST_DEVICE float sigmoid_backward_half_correct(float g, float y) {
-  const float r = sigmoid_backward_formula<F32Consts>(g, y);
-  return half_backward_unsafe<Grid>(y, r) ? round_to_odd_float(sigmoid_backward_correct(g, y))
-                                          : r;
+  const float r = half_backward_formula(g * y, y);
+  return vmask_bits(half_backward_unsafe<Grid>(y, r))
+             ? round_to_odd_float(sigmoid_backward_correct(g, y))
+             : r;
 }
+
 }  // namespace
 }  // namespace torch_sigmoid_ext

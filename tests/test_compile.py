@@ -72,3 +72,19 @@ def test_no_grad_fast_path_is_still_traced():
     assert [str(n.target) for n in gm.graph.nodes if n.op == "call_function"] == [
         "torch_sigmoid_ext.sigmoid.default"
     ]
+
+
+def test_compiled_code_reads_the_rounding_mode_at_each_call():
+    # The op is opaque to the compiler and reads the mode when it runs: one compiled function
+    # gives each mode's bits, eager's, with no recompilation.
+    torch._dynamo.reset()
+    x = torch.linspace(-20, 20, 100_003)
+    compiled = torch.compile(lambda t: tse.sigmoid(t) * 1.0, fullgraph=True)
+    results = {}
+    for mode in ("default", "correct", "default"):
+        with tse.rounding(mode):
+            eager = tse.sigmoid(x)
+            got = compiled(x)
+        assert torch.equal(got.view(torch.int32), eager.view(torch.int32)), mode
+        results[mode] = got
+    assert not torch.equal(results["default"], results["correct"])  # the modes differ here

@@ -161,23 +161,27 @@ def cpu_inputs(dtype):
     return every_bit_pattern_16().view(dtype)
 
 
+@pytest.mark.parametrize("rounding", ["default", "correct"])
 @pytest.mark.parametrize("dtype", REAL_DTYPES, ids=str)
-def test_forward_same_bits_as_cpu(dtype):
+def test_forward_same_bits_as_cpu(dtype, rounding):
     x = cpu_inputs(dtype)
-    assert_same_bits(tse.sigmoid(x.cuda()), tse.sigmoid(x))
-    # Unaligned and strided inputs (the strided one copied dense first) run the same formula.
-    assert_same_bits(tse.sigmoid(x.cuda()[1:]), tse.sigmoid(x[1:]))
-    assert_same_bits(tse.sigmoid(x.cuda()[::3]), tse.sigmoid(x[::3]))
+    with tse.rounding(rounding):
+        assert_same_bits(tse.sigmoid(x.cuda()), tse.sigmoid(x))
+        # Unaligned and strided inputs (the strided one copied dense first) run the same formula.
+        assert_same_bits(tse.sigmoid(x.cuda()[1:]), tse.sigmoid(x[1:]))
+        assert_same_bits(tse.sigmoid(x.cuda()[::3]), tse.sigmoid(x[::3]))
 
 
+@pytest.mark.parametrize("rounding", ["default", "correct"])
 @pytest.mark.parametrize("dtype", REAL_DTYPES, ids=str)
-def test_backward_same_bits_as_cpu(dtype):
+def test_backward_same_bits_as_cpu(dtype, rounding):
     x = cpu_inputs(dtype)
     g = x.flip(0)
     y = tse.sigmoid(x)
-    expected = _ops.sigmoid_backward(g, y)
-    assert_same_bits(_ops.sigmoid_backward(g.cuda(), y.cuda()), expected)
-    assert_same_bits(_ops.sigmoid_backward(g.cuda()[1:], y.cuda()[1:]), expected[1:])
+    with tse.rounding(rounding):
+        expected = _ops.sigmoid_backward(g, y)
+        assert_same_bits(_ops.sigmoid_backward(g.cuda(), y.cuda()), expected)
+        assert_same_bits(_ops.sigmoid_backward(g.cuda()[1:], y.cuda()[1:]), expected[1:])
 
 
 # ---- Lengths, alignment and layouts --------------------------------------------------------

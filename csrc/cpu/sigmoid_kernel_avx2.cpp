@@ -131,7 +131,7 @@ inline LaneMask32 vnear_pattern(F32x8 r, uint32_t low_mask, uint32_t pattern, ui
                                        _mm256_set1_epi32(static_cast<int32_t>(low_mask)));
   const __m256i d =
       _mm256_add_epi32(low, _mm256_set1_epi32(static_cast<int32_t>(window - pattern)));
-  return {le_epu32(d, _mm256_set1_epi32(static_cast<int32_t>(2 * window)))};
+  return {le_epu32(d, _mm256_set1_epi32(static_cast<int32_t>(2 * window - 1)))};
 }
 inline LaneMask64 vnear_pattern(F64x4 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
   // Here low - pattern + window is small in magnitude, so a signed compare serves.
@@ -140,7 +140,7 @@ inline LaneMask64 vnear_pattern(F64x4 r, uint64_t low_mask, uint64_t pattern, ui
   const __m256i d =
       _mm256_add_epi64(low, _mm256_set1_epi64x(static_cast<int64_t>(window - pattern)));
   const __m256i out = _mm256_or_si256(
-      _mm256_cmpgt_epi64(d, _mm256_set1_epi64x(static_cast<int64_t>(2 * window))),
+      _mm256_cmpgt_epi64(d, _mm256_set1_epi64x(static_cast<int64_t>(2 * window - 1))),
       _mm256_cmpgt_epi64(_mm256_setzero_si256(), d));
   return {_mm256_xor_si256(out, _mm256_set1_epi64x(-1))};
 }
@@ -156,6 +156,15 @@ inline LaneMask32 vabs_below_nonzero(F32x8 a, uint32_t bits) {
   return {_mm256_and_si256(
       _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(bits - 1)), d),
       _mm256_cmpgt_epi32(d, _mm256_set1_epi32(-1)))};
+}
+inline F32x8 vround_to_odd(F32x8 h, F32x8 l) {
+  const __m256i inexact =
+      _mm256_castps_si256(_mm256_cmp_ps(l.v, _mm256_setzero_ps(), _CMP_NEQ_OQ));
+  __m256i hb = _mm256_castps_si256(h.v);
+  const __m256i past = _mm256_srli_epi32(_mm256_xor_si256(hb, _mm256_castps_si256(l.v)), 31);
+  hb = _mm256_sub_epi32(hb, _mm256_and_si256(past, inexact));
+  hb = _mm256_or_si256(hb, _mm256_and_si256(inexact, _mm256_set1_epi32(1)));
+  return _mm256_castsi256_ps(hb);
 }
 inline F64x4 vround_to_odd(F64x4 h, F64x4 l) {
   const __m256i inexact =

@@ -62,10 +62,23 @@ struct TwoVectors {
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
     return {Io::backward(g.a, y.a), Io::backward(g.b, y.b)};
   }
-  // The forward's last step on a vector r = forward(x): where an Io settles the lanes that
-  // need it (correct rounding), here nothing.
+  // The forward's last step on a vector r = forward(x), and on a pair: where an Io settles the
+  // lanes that need it (correct rounding), here nothing.
   static V finish(V, V r) { return r; }
+  static Pair<V> finish2(Pair<V>, Pair<V> r) { return r; }
 };
+
+// r[i] = exact(a[i], b[i]) for the lanes set in `lanes`: out of line and marked cold, so that
+// the loops keep their registers (a call clobbers every vector register) and their branch
+// layout for the common case, where no lane needs it.
+template <class F>
+[[gnu::noinline, gnu::cold]] void settle_cold(const float* a, const float* b, float* r,
+                                              unsigned lanes, F exact) {
+  for (; lanes != 0; lanes &= lanes - 1) {
+    const int i = __builtin_ctz(lanes);
+    r[i] = exact(a[i], b[i]);
+  }
+}
 
 // r with the lanes set in `lanes` replaced by exact(a[i], b[i]): the vector loops' way to
 // settle the rare lanes that the fast formula cannot round correctly. The lanes of a, b and r
@@ -79,10 +92,7 @@ V settle_lanes(V a, V b, V r, unsigned lanes, F exact) {
   Vec::store_f32(av, a);
   Vec::store_f32(bv, b);
   Vec::store_f32(rv, r);
-  for (; lanes != 0; lanes &= lanes - 1) {
-    const int i = __builtin_ctz(lanes);
-    rv[i] = exact(av[i], bv[i]);
-  }
+  settle_cold(av, bv, rv, lanes, exact);
   return Vec::load_f32(rv);
 }
 
@@ -232,26 +242,49 @@ struct HalfRounding {
   static float forward(float x) { return sigmoid_half_correct<Grid>(x); }
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
+  static V settle(V x, V r) {
+    return settle_lanes<Vec>(x, x, r, vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow)),
+                             [](float xi, float) { return sigmoid_half_settle(xi); });
+  }
   static V finish(V x, V r) {
-    const unsigned lanes = vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow));
-    if (__builtin_expect(lanes == 0, 1)) {
+    if (__builtin_expect(vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow)) == 0, 1)) {
       return r;
     }
-    return settle_lanes<Vec>(x, x, r, lanes, [](float xi, float) {
-      return sigmoid_half_settle(xi);
-    });
+    return settle(x, r);
+  }
+  // One test for both vectors of a pair.
+  static Pair<V> finish2(Pair<V> x, Pair<V> r) {
+    if (__builtin_expect(vmask_bits(near_half_midpoint<Grid>(r.a, kHalfForwardWindow) |
+                                    near_half_midpoint<Grid>(r.b, kHalfForwardWindow)) == 0,
+                         1)) {
+      return r;
+    }
+    return {settle(x.a, r.a), settle(x.b, r.b)};
   }
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
+  static V settle_backward(V g, V y, V r) {
+    return settle_lanes<Vec>(g, y, r, vmask_bits(half_backward_unsafe<Grid>(y, r)),
+                             [](float gi, float yi) {
+                               return round_to_odd_float(sigmoid_backward_correct(gi, yi));
+                             });
+  }
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    const V r = sigmoid_backward_formula<F32Consts>(g, y);
-    const unsigned lanes = vmask_bits(half_backward_unsafe<Grid>(y, r));
-    if (__builtin_expect(lanes == 0, 1)) {
+    const V r = half_backward_formula(g * y, y);
+    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y, r)) == 0, 1)) {
       return r;
     }
-    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) {
-      return round_to_odd_float(sigmoid_backward_correct(gi, yi));
-    });
+    return settle_backward(g, y, r);
+  }
+  template <class T = V, IfVector<T> = 0>
+  static Pair<V> backward2(Pair<V> g, Pair<V> y) {
+    const Pair<V> r{half_backward_formula(g.a * y.a, y.a), half_backward_formula(g.b * y.b, y.b)};
+    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y.a, r.a) |
+                                    half_backward_unsafe<Grid>(y.b, r.b)) == 0,
+                         1)) {
+      return r;
+    }
+    return {settle_backward(g.a, y.a, r.a), settle_backward(g.b, y.b, r.b)};
   }
 };
 
@@ -261,7 +294,9 @@ struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::k
                    HalfRounding<Vec, Float16Grid> {
   using HalfRounding<Vec, Float16Grid>::forward;
   using HalfRounding<Vec, Float16Grid>::finish;
+  using HalfRounding<Vec, Float16Grid>::finish2;
   using HalfRounding<Vec, Float16Grid>::backward;
+  using HalfRounding<Vec, Float16Grid>::backward2;
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -279,7 +314,9 @@ struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec:
                     HalfRounding<Vec, BFloat16Grid> {
   using HalfRounding<Vec, BFloat16Grid>::forward;
   using HalfRounding<Vec, BFloat16Grid>::finish;
+  using HalfRounding<Vec, BFloat16Grid>::finish2;
   using HalfRounding<Vec, BFloat16Grid>::backward;
+  using HalfRounding<Vec, BFloat16Grid>::backward2;
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -293,7 +330,7 @@ struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec:
 
 template <class Io, class V>
 Pair<V> finish2(Pair<V> x, Pair<V> r) {
-  return {Io::finish(x.a, r.a), Io::finish(x.b, r.b)};
+  return Io::finish2(x, r);
 }
 
 template <class Io, class V>

@@ -121,19 +121,22 @@ struct LaneMask {
 };
 inline LaneMask operator|(LaneMask a, LaneMask b) { return {_kor_mask16(a.m, b.m)}; }
 inline unsigned vmask_bits(LaneMask a) { return a.m; }
+// ((bits + window - pattern) & low_mask) < 2 window, for a power-of-two window: no bit of it
+// above 2 window - 1, which one AND-test decides.
+constexpr uint64_t test_mask(uint64_t low_mask, uint64_t window) {
+  return low_mask & ~(2 * window - 1);
+}
 inline LaneMask vnear_pattern(F32x16 r, uint32_t low_mask, uint32_t pattern, uint32_t window) {
-  const __m512i low = _mm512_and_si512(_mm512_castps_si512(r.v),
-                                       _mm512_set1_epi32(static_cast<int32_t>(low_mask)));
-  const __m512i d =
-      _mm512_add_epi32(low, _mm512_set1_epi32(static_cast<int32_t>(window - pattern)));
-  return {_mm512_cmple_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(2 * window)))};
+  const __m512i d = _mm512_add_epi32(_mm512_castps_si512(r.v),
+                                     _mm512_set1_epi32(static_cast<int32_t>(window - pattern)));
+  return {_mm512_testn_epi32_mask(
+      d, _mm512_set1_epi32(static_cast<int32_t>(test_mask(low_mask, window))))};
 }
 inline LaneMask vnear_pattern(F64x8 r, uint64_t low_mask, uint64_t pattern, uint64_t window) {
-  const __m512i low = _mm512_and_si512(_mm512_castpd_si512(r.v),
-                                       _mm512_set1_epi64(static_cast<int64_t>(low_mask)));
-  const __m512i d =
-      _mm512_add_epi64(low, _mm512_set1_epi64(static_cast<int64_t>(window - pattern)));
-  return {_mm512_cmple_epu64_mask(d, _mm512_set1_epi64(static_cast<int64_t>(2 * window)))};
+  const __m512i d = _mm512_add_epi64(_mm512_castpd_si512(r.v),
+                                     _mm512_set1_epi64(static_cast<int64_t>(window - pattern)));
+  return {_mm512_testn_epi64_mask(
+      d, _mm512_set1_epi64(static_cast<int64_t>(test_mask(low_mask, window))))};
 }
 inline __m512i abs_bits(F32x16 a) {
   return _mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff));
@@ -144,6 +147,13 @@ inline LaneMask vabs_above(F32x16 a, uint32_t bits) {
 inline LaneMask vabs_below_nonzero(F32x16 a, uint32_t bits) {
   const __m512i d = _mm512_sub_epi32(abs_bits(a), _mm512_set1_epi32(1));
   return {_mm512_cmplt_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(bits - 1)))};
+}
+inline F32x16 vround_to_odd(F32x16 h, F32x16 l) {
+  const __mmask16 inexact = _mm512_cmp_ps_mask(l.v, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+  const __m512i hb = _mm512_castps_si512(h.v);
+  const __m512i past = _mm512_srli_epi32(_mm512_xor_si512(hb, _mm512_castps_si512(l.v)), 31);
+  const __m512i cut = _mm512_mask_sub_epi32(hb, inexact, hb, past);
+  return _mm512_castsi512_ps(_mm512_mask_or_epi32(cut, inexact, cut, _mm512_set1_epi32(1)));
 }
 inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
   const __mmask8 inexact = _mm512_cmp_pd_mask(l.v, _mm512_setzero_pd(), _CMP_NEQ_OQ);

@@ -18,6 +18,7 @@
 
 #include "../sigmoid_math.h"
 #include "../sigmoid_ops.h"
+#include "sigmoid_cuda_ops.h"
 
 namespace torch_sigmoid_ext {
 namespace {
@@ -37,38 +38,7 @@ constexpr int kBlocksPerSm = 4;
 constexpr DeviceIndex kMaxCachedDevices = 128;
 
 // ---- Elementwise operations over storage types -------------------------------------------
-// 16-bit types travel as raw bits (uint16_t) and compute in float32, rounding once, exactly as
-// the CPU loops do.
-
-struct Float32Op {
-  using S = float;
-  __device__ static S forward(S x) { return sigmoid_formula<F32Consts>(x); }
-  __device__ static S backward(S g, S y) { return sigmoid_backward_formula<F32Consts>(g, y); }
-};
-
-struct Float64Op {
-  using S = double;
-  __device__ static S forward(S x) { return sigmoid_formula<F64Consts>(x); }
-  __device__ static S backward(S g, S y) { return sigmoid_backward_formula<F64Consts>(g, y); }
-};
-
-struct Float16Op {
-  using S = uint16_t;
-  __device__ static S forward(S x) { return f32_to_f16(sigmoid_half_formula(f16_to_f32(x))); }
-  __device__ static S backward(S g, S y) {
-    return f32_to_f16(sigmoid_backward_formula<F32Consts>(f16_to_f32(g), f16_to_f32(y)));
-  }
-};
-
-struct BFloat16Op {
-  using S = uint16_t;
-  __device__ static S forward(S x) {
-    return f32_to_bf16(sigmoid_half_formula(bf16_to_f32(x)));
-  }
-  __device__ static S backward(S g, S y) {
-    return f32_to_bf16(sigmoid_backward_formula<F32Consts>(bf16_to_f32(g), bf16_to_f32(y)));
-  }
-};
+// The real types' are in sigmoid_cuda_ops.h, which tests/test_cuda.py also compiles for the host.
 
 template <typename T>
 struct ComplexOp {
@@ -248,6 +218,9 @@ void launch_for_dtype(const char* op, const Tensor& out,
   }
   switch (out.scalar_type()) {
     case ScalarType::Float:
+      if (rounding() == Rounding::kCorrect) {
+        return launch_flat<Kind<Float32CorrectOp>>(out, in);
+      }
       return launch_flat<Kind<Float32Op>>(out, in);
     case ScalarType::Double:
       return launch_flat<Kind<Float64Op>>(out, in);
@@ -256,6 +229,7 @@ void launch_for_dtype(const char* op, const Tensor& out,
     case ScalarType::BFloat16:
       return launch_flat<Kind<BFloat16Op>>(out, in);
     case ScalarType::ComplexFloat:
+      check_complex_rounding(op);
       return launch_flat<Kind<ComplexOp<float>>>(out, in);
     case ScalarType::ComplexDouble:
       return launch_flat<Kind<ComplexOp<double>>>(out, in);
