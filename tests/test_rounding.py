@@ -516,17 +516,38 @@ def test_backward_cases_cover_what_they_say(backward_cases):
     assert underflow.any()
 
 
+def _backward(g, y, variant, mode):
+    """sigmoid_backward(g, y) under variant and mode, contiguous and strided (the scalar loop)."""
+    with _cpu_variant(variant), tse.rounding(mode):
+        return (torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y),
+                torch.ops.torch_sigmoid_ext.sigmoid_backward(
+                    torch.stack([g, g], dim=1)[:, 0], torch.stack([y, y], dim=1)[:, 0]))
+
+
 @pytest.mark.parametrize("variant", CPU_VARIANTS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", num.CORRECTLY_ROUNDED, ids=str)
 def test_backward_correctly_rounded(backward_cases, dtype, mode, variant):
+    # Values: -0 and +0 count as one here; their signs are the next test's.
     g, y, exact = backward_cases[dtype]
-    with _cpu_variant(variant), tse.rounding(mode):
-        got = torch.ops.torch_sigmoid_ext.sigmoid_backward(g, y)
-        strided = torch.ops.torch_sigmoid_ext.sigmoid_backward(
-            torch.stack([g, g], dim=1)[:, 0], torch.stack([y, y], dim=1)[:, 0])
-    assert _mismatches(got, exact, (g, y)) == ""
-    assert _mismatches(strided, exact, (g, y)) == ""
+    for got in _backward(g, y, variant, mode):
+        assert _mismatches(got + 0.0, exact + 0.0, (g, y)) == ""
+
+
+@pytest.mark.parametrize("variant", CPU_VARIANTS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", num.CORRECTLY_ROUNDED, ids=str)
+def test_backward_zero_has_the_sign_ieee_gives(backward_cases, dtype, mode, variant):
+    # A zero result is signed as g * (1 - y) * y in IEEE arithmetic, as torch's
+    # sigmoid_backward gives it: -0 for g = -1, y = 0; for g = 0, y = 2^53; for an underflow
+    # of a negative product.
+    g, y, exact = backward_cases[dtype]
+    zero = exact == 0
+    assert exact[zero].signbit().any() and not exact[zero].signbit().all()
+    assert torch.equal(torch.ops.aten.sigmoid_backward(g, y)[zero].signbit(),
+                       exact[zero].signbit())
+    for got in _backward(g, y, variant, mode):
+        assert _mismatches(got[zero], exact[zero], (g[zero], y[zero])) == ""
 
 
 # --- complex -------------------------------------------------------------------------------

@@ -222,7 +222,8 @@ def sweep_backward(dtype, device, n, modes):
             result = BACKWARD[impl](g.to(device), y.to(device)).cpu()
         out[impl, mode] = {
             "max_ulp": float(num.ulp_error(result, ref, dtype).max()),
-            "not_correctly_rounded": int((~_same_elements(result, exact)).sum()),
+            # the value: +0 and -0 count as one (x + 0.0 is +0 for both)
+            "not_correctly_rounded": int((~_same_elements(result + 0.0, exact + 0.0)).sum()),
             "n": int(x.numel()),
         }
     return _nest(out)
@@ -352,7 +353,8 @@ FORWARD_COLUMNS = [
     _cli.Column("bwd max ULP", "the same as max ULP for sigmoid_backward(grad, y), against "
                 "grad * y * (1 - y) in extended precision from the same grad and y"),
     _cli.Column("bwd not rounded", "how many sigmoid_backward(grad, y) results, of the "
-                "backward sample, are not grad * y * (1 - y) computed exactly and rounded once",
+                "backward sample, are not grad * y * (1 - y) computed exactly and rounded once "
+                "(+0 and -0 count as one)",
                 "{:,}"),
     _cli.Column("worst x", "the input with the largest error", "{:.9g}"),
 ]
