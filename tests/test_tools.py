@@ -2,6 +2,7 @@
 output, their help, one-line errors for every invalid value, their dependencies. Speed is never
 asserted: the timed runs are smoke tests, and where a figure is checked it is a faked one."""
 
+import csv
 import io
 import os
 import re
@@ -93,6 +94,7 @@ def test_compare_command_quick():
     out = _tool("compare", "--quick", "--device", "cpu")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "agreement: OK" in out.stdout
+    assert "rounding: default" in out.stdout.splitlines()[0]
     accuracy_table, _, speed = _check_tables(out, 3)
     assert {row[1] for row in accuracy_table[1]} == {"ours", "torch"}
     assert {row[-1] for row in accuracy_table[1]} == {"ok", "-"}
@@ -204,7 +206,8 @@ def test_benchmark_quick_mode_writes_under_tse_results(tmp_path):
     results = tmp_path / _cli.RESULTS_DIR
     rows = (results / "benchmark.csv").read_text().splitlines()
     header = rows[0].split(",")
-    for column in ("machine", "cpu_flags", "torch", "package", "commit", "dtype", "size",
+    for column in ("machine", "cpu_flags", "torch", "package", "commit", "variant", "rounding",
+                   "dtype", "size",
                    "mode", "ours_us", "torch_us", "speedup", "speedup_spread", "roof_us",
                    "roof_gbs", "bound", "ours_mean_us", "torch_mean_us", "mean_speedup",
                    "speedup_noisy"):
@@ -222,6 +225,24 @@ def test_benchmark_writes_no_plot_for_an_empty_path(monkeypatch, capsys, tmp_pat
                            "--csv", "grid.csv")
     assert status == 0, out
     assert os.listdir(tmp_path) == ["grid.csv"]
+
+
+def test_benchmark_rounding_is_set_for_the_run_and_recorded(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    monkeypatch.setattr(benchmark, "run_grid",
+                        lambda args, device: seen.append(tse.get_rounding()) or
+                        [dict(benchmark.machine_columns(device), dtype="float32")])
+    monkeypatch.setattr(benchmark, "print_grid", lambda rows, device: None)
+    before = tse.get_rounding()
+    status, out, err = _main(capsys, "benchmark", *TINY_GRID, "--rounding", "correct",
+                             "--plot", "", "--csv", "grid.csv")
+    assert status == 0, out + err
+    assert seen == ["correct"] and tse.get_rounding() == before
+    assert "rounding: correct" in out.splitlines()[0]
+    with open(tmp_path / "grid.csv", newline="") as csv_file:
+        [row] = list(csv.DictReader(csv_file))
+    assert row["rounding"] == "correct"
 
 
 def test_benchmark_per_call_prints_every_row(tmp_path):
@@ -287,8 +308,13 @@ def test_accuracy_command_quick(tmp_path):
                 cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     errors, checks = _check_tables(out, 2)
-    assert [row[:2] for row in errors[1]] == [
-        ["float16", "ours"], ["float16", "torch"], ["bfloat16", "ours"], ["bfloat16", "torch"]]
+    assert [row[:3] for row in errors[1]] == [
+        [dtype, impl, mode] for dtype in ("float16", "bfloat16")
+        for impl, mode in (("ours", "default"), ("ours", "correct"), ("torch", "-"))]
+    header = errors[0]
+    for row in errors[1]:
+        for column in ("not rounded", "bwd not rounded"):
+            assert re.fullmatch(r"\d[\d,]*", row[header.index(column)]), row
     for dtype, same_bits, special_ours, _ in checks[1]:
         assert same_bits.startswith("yes") and special_ours == "as expected", dtype
     assert (tmp_path / _cli.RESULTS_DIR / "accuracy.json").exists()
@@ -431,6 +457,8 @@ BAD_VALUES = [
     ("accuracy", "--chunk-bits", "40"),
     ("accuracy", "--float64-samples", "0"),
     ("accuracy", "--float64-samples", "-5"),
+    ("accuracy", "--rounding", "exact"),
+    ("benchmark", "--rounding", "both"),
     ("nosuchcommand",),
     ("benchmark", "--no-such-option"),
 ]

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import torch
 
 import torch_sigmoid_ext as tse
+from torch_sigmoid_ext._rounding import MODES as ROUNDING_MODES
 
 PROG = "python -m torch_sigmoid_ext"
 # command -> what it does, for `python -m torch_sigmoid_ext --help`

@@ -1,21 +1,25 @@
 """python -m torch_sigmoid_ext accuracy: how accurate this package and torch.sigmoid are,
-side by side, over every float32, float16 and bfloat16 value and a float64 sample.
+side by side, over every float32, float16 and bfloat16 value and a float64 sample, in each
+rounding mode of ours (torch_sigmoid_ext.set_rounding).
 
 - float32: every bit pattern (all 2^32, in chunks); float16 and bfloat16: every value.
-  Compared against a float64 reference computed stably (x < 0: e^x / (1 + e^x)), which is
-  exact to far below a float32 ULP, subnormal results included.
+  Compared with the correctly rounded result (to nearest, ties to even, subnormal results
+  included): a float64 reference computed stably (x < 0: e^x / (1 + e^x)), with the few values
+  too close to a midpoint between two results for float64 to round settled in decimal
+  arithmetic (_numerics.correctly_rounded_sigmoid).
 - float64: a random and stratified sample against an extended-precision reference (numpy's
   longdouble), itself checked against mpmath on a subsample where mpmath is installed.
-- The backward: sigmoid_backward(g, y) against the same formula in extended precision for the
-  same g and y.
+- The backward: sigmoid_backward(g, y) on a sample, against g * y * (1 - y) computed exactly
+  (fractions) from the same g and y and rounded once.
 
-For each dtype, device and implementation: the max ULP error, the share of results correctly
-rounded, the worst inputs, and how special values come out. For ours it also checks that the
-vectorized path equals the scalar path bit for bit (lengths that are not a multiple of the
-vector width, offsets, strided inputs), and that every CPU kernel variant gives the same bits.
-Writes a JSON summary.
+For each dtype, device, implementation and rounding mode: how many results are not correctly
+rounded, the max ULP error, the worst inputs, and how special values come out. For ours it also
+checks that the vectorized path equals the scalar path bit for bit (lengths that are not a
+multiple of the vector width, offsets, strided inputs), and that every CPU kernel variant gives
+the same bits. Writes a JSON summary.
 """
 
+import contextlib
 import json
 import math
 import sys
@@ -39,6 +43,34 @@ BACKWARD = {
 FLOAT_NAMES = _cli.DTYPES
 INT_VIEW = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16,
             torch.float64: torch.int64}
+ROUNDING_CHOICES = dict({mode: (mode,) for mode in _cli.ROUNDING_MODES},
+                        both=_cli.ROUNDING_MODES)
+
+
+def _runs(modes):
+    """(implementation, rounding mode) for each measured run: ours in each mode, torch once
+    (mode None: torch has one rounding)."""
+    return [("ours", mode) for mode in modes] + [("torch", None)]
+
+
+def _rounding(mode):
+    return contextlib.nullcontext() if mode is None else tse.rounding(mode)
+
+
+def _nest(results):
+    """{(impl, mode): value} -> {"ours": {mode: value}, "torch": value}, the JSON's shape."""
+    out = {}
+    for (impl, mode), value in results.items():
+        if mode is None:
+            out[impl] = value
+        else:
+            out.setdefault(impl, {})[mode] = value
+    return out
+
+
+def _result(nested, impl, mode):
+    """The inverse of _nest for one run."""
+    return nested[impl] if mode is None else nested[impl][mode]
 
 
 # sigmoid at the special values, the same for every dtype: +-0 and the smallest subnormals
@@ -62,7 +94,7 @@ class _Stats:
         finite_ref = ~np.isnan(err)
         self.count += int(finite_ref.sum())
         yv = y.detach().cpu()
-        same = (yv == ref_rounded) | (yv.isnan() & ref_rounded.isnan())
+        same = _same_elements(yv, ref_rounded)
         self.correct += int(same.sum())
         mid = torch.from_numpy(np.abs(x) <= 100)
         self.count_mid += int(mid.sum())
@@ -81,6 +113,7 @@ class _Stats:
     def summary(self):
         return {
             "max_ulp": self.max,
+            "not_correctly_rounded": self.count - self.correct,
             "correctly_rounded": self.correct / max(1, self.count),
             "n": self.count,
             "max_ulp_normal_results": self.max_normal,
@@ -98,8 +131,9 @@ def _all_values(dtype, start, count, step=1):
     return bits.to(INT_VIEW[dtype]).view(dtype)
 
 
-def sweep_exhaustive(dtype, device, chunk_bits, quick):
-    """Forward errors of both implementations over every value (or a stride of them)."""
+def sweep_exhaustive(dtype, device, chunk_bits, quick, modes):
+    """Forward errors of both implementations, ours in each rounding mode, over every value (or
+    a stride of them), against the correctly rounded result."""
     width = dtype.itemsize * 8
     total = 1 << width
     chunk = min(total, 1 << chunk_bits)
@@ -108,23 +142,28 @@ def sweep_exhaustive(dtype, device, chunk_bits, quick):
         step = 4099  # a prime stride through all 2^32 patterns: about a million values
         chunk = total
     starts = list(range(0, total, chunk))
-    stats = {impl: _Stats() for impl in IMPLS}
+    runs = _runs(modes)
+    stats = {run: _Stats() for run in runs}
+    settled = 0
     with _cli.progress(len(starts), f"{_name(dtype)} forward") as bar:
         for start in starts:
             x = _all_values(dtype, start, chunk, step)
             x = x[~x.isnan()]  # NaN inputs are covered by the special values
-            ref = num.reference_sigmoid(x, np.float64)  # exact enough here, and fast
-            ref_rounded = torch.from_numpy(ref).to(dtype)
-            xd = x.to(device)
-            for impl, fn in IMPLS.items():
-                y = fn(xd)
-                stats[impl].add(x.to(torch.float64).numpy(), y, ref_rounded,
-                                num.ulp_error(y, ref, dtype), dtype)
+            ref = num.reference_sigmoid(x, np.float64)  # for the ULP errors: exact enough
+            ref_rounded, hard = num.correctly_rounded_sigmoid_counted(x, ref)
+            settled += hard
+            xd, x64 = x.to(device), x.to(torch.float64).numpy()
+            for impl, mode in runs:
+                with _rounding(mode):
+                    y = IMPLS[impl](xd)
+                stats[impl, mode].add(x64, y, ref_rounded, num.ulp_error(y, ref, dtype), dtype)
             bar.update()
-    return {impl: s.summary() for impl, s in stats.items()}
+    out = _nest({run: s.summary() for run, s in stats.items()})
+    out["reference"] = {"settled_in_decimal": settled}
+    return out
 
 
-def sweep_float64(device, n, quick):
+def sweep_float64(device, n, quick, modes):
     """float64: uniform bit patterns, a dense [-40, 40] sweep and the tails."""
     gen = torch.Generator().manual_seed(0)
     n = n // 16 if quick else n
@@ -140,12 +179,14 @@ def sweep_float64(device, n, quick):
     ref = num.reference_sigmoid(x)
     ref_rounded = num.rounded_reference(ref, torch.float64)
     stats = {}
-    for impl, fn in IMPLS.items():
-        y = fn(x.to(device))
+    for impl, mode in _runs(modes):
+        with _rounding(mode):
+            y = IMPLS[impl](x.to(device))
         impl_stats = _Stats()
         impl_stats.add(x.numpy(), y, ref_rounded, num.ulp_error(y, ref, torch.float64),
                        torch.float64)
-        stats[impl] = impl_stats.summary()
+        stats[impl, mode] = impl_stats.summary()
+    stats = _nest(stats)
     stats["reference_check"] = _mpmath_check(x[:: max(1, x.numel() // 2000)], ref[:: max(1, x.numel() // 2000)])
     return stats
 
@@ -165,22 +206,30 @@ def _mpmath_check(x, ref):
     return {"max_ulp_longdouble_vs_mpmath": worst, "n": len(x)}
 
 
-def sweep_backward(dtype, device, n):
+def sweep_backward(dtype, device, n, modes):
+    """sigmoid_backward(g, y) on y = sigmoid(x) for a sample of x, against g * y * (1 - y)
+    computed exactly from the same g and y (a Python loop: a sample, not every pair)."""
     gen = torch.Generator().manual_seed(1)
     x = num.sample_inputs(dtype, n, seed=2)
     x = x[~x.isnan()]
     y = tse.sigmoid(x)
     g = (torch.randn(x.shape, generator=gen) * 3).to(dtype)
     ref = num.reference_sigmoid_backward(g, y)
+    exact = num.exact_sigmoid_backward(g, y)
     out = {}
-    for impl, fn in BACKWARD.items():
-        result = fn(g.to(device), y.to(device))
-        out[impl] = {"max_ulp": float(num.ulp_error(result, ref, dtype).max()),
-                     "n": int(x.numel())}
-    return out
+    for impl, mode in _runs(modes):
+        with _rounding(mode):
+            result = BACKWARD[impl](g.to(device), y.to(device)).cpu()
+        out[impl, mode] = {
+            "max_ulp": float(num.ulp_error(result, ref, dtype).max()),
+            # the value: +0 and -0 count as one (x + 0.0 is +0 for both)
+            "not_correctly_rounded": int((~_same_elements(result + 0.0, exact + 0.0)).sum()),
+            "n": int(x.numel()),
+        }
+    return _nest(out)
 
 
-def special_values(dtype, device):
+def special_values(dtype, device, modes):
     info = torch.finfo(dtype)
     cases = {
         "nan": float("nan"), "+inf": float("inf"), "-inf": float("-inf"), "+0": 0.0, "-0": -0.0,
@@ -190,10 +239,11 @@ def special_values(dtype, device):
     }
     x = torch.tensor(list(cases.values()), dtype=dtype)
     out = {}
-    for impl, fn in IMPLS.items():
-        y = fn(x.to(device)).cpu()
-        out[impl] = {name: _show(value) for name, value in zip(cases, y.tolist())}
-    return out
+    for impl, mode in _runs(modes):
+        with _rounding(mode):
+            y = IMPLS[impl](x.to(device)).cpu()
+        out[impl, mode] = {name: _show(value) for name, value in zip(cases, y.tolist())}
+    return _nest(out)
 
 
 def _show(value):
@@ -204,8 +254,16 @@ def _show(value):
     return repr(value)
 
 
-def check_paths(dtype, device):
-    """Our vectorized and scalar paths, and every CPU variant, bit for bit."""
+def check_paths(dtype, device, modes):
+    """Our vectorized and scalar paths, and every CPU variant, bit for bit, in each mode."""
+    out = {}
+    for mode in modes:
+        with tse.rounding(mode):
+            out[mode] = _check_paths(dtype, device)
+    return out
+
+
+def _check_paths(dtype, device):
     x = num.sample_inputs(dtype, 1 << 14)
     x = x.to(device)
     strided = torch.stack([x, x], dim=1)[:, 0]  # the scalar loop
@@ -242,6 +300,11 @@ def _same_bits(first, second):
     return torch.equal(first.view(INT_VIEW[first.dtype]), second.view(INT_VIEW[second.dtype]))
 
 
+def _same_elements(first, second):
+    """Elementwise, bit for bit (NaN included, as _same_bits): a bool tensor."""
+    return first.view(INT_VIEW[first.dtype]) == second.view(INT_VIEW[second.dtype])
+
+
 _name = _cli.dtype_name
 
 
@@ -249,23 +312,24 @@ def run(args):
     device = torch.device(args.device)
     started = time.time()
     meta = benchmark.machine_columns(device)
+    modes = ROUNDING_CHOICES[args.rounding]
     report = {
         "device": str(device), "torch": torch.__version__, "package": tse.__version__,
         "cpu_variant": tse.build_info()["cpu_variant"], "machine": meta["machine"],
         "cpu_flags": meta["cpu_flags"], "commit": meta["commit"], "quick": args.quick,
-        "dtypes": {},
+        "rounding": list(modes), "dtypes": {},
     }
     for name in args.dtypes:
         dtype = FLOAT_NAMES[name]
         if dtype == torch.float64:
-            forward = sweep_float64(device, args.float64_samples, args.quick)
+            forward = sweep_float64(device, args.float64_samples, args.quick, modes)
         else:
-            forward = sweep_exhaustive(dtype, device, args.chunk_bits, args.quick)
+            forward = sweep_exhaustive(dtype, device, args.chunk_bits, args.quick, modes)
         report["dtypes"][name] = {
             "forward": forward,
-            "backward": sweep_backward(dtype, device, 1 << (14 if args.quick else 18)),
-            "special_values": special_values(dtype, device),
-            "paths": check_paths(dtype, device),
+            "backward": sweep_backward(dtype, device, BACKWARD_SAMPLE[args.quick], modes),
+            "special_values": special_values(dtype, device, modes),
+            "paths": check_paths(dtype, device, modes),
         }
     report["seconds"] = round(time.time() - started, 1)
     return report
@@ -274,27 +338,36 @@ def run(args):
 FORWARD_COLUMNS = [
     _cli.Column("dtype", "the dtype of input and output", align="<"),
     _cli.Column("impl", "ours: torch_sigmoid_ext.sigmoid; torch: torch.sigmoid", align="<"),
+    _cli.Column("rounding", "ours: the rounding mode (torch_sigmoid_ext.set_rounding); - for "
+                "torch, which has one", align="<"),
     _cli.Column("inputs", "how many inputs were compared (NaN inputs: see special values)",
                 "{:,}"),
     _cli.Column("max ULP", "the largest error in units in the last place of the dtype"),
     _cli.Column("normal max ULP", "the same over the results that are normal numbers: leaves "
                 "out the subnormal results, which torch.sigmoid flushes to zero"),
-    _cli.Column("rounded", "the share of results that are the reference rounded once to the "
-                "dtype (correctly rounded)", "{:.3%}"),
+    _cli.Column("not rounded", "how many results are not the exact sigmoid rounded once to the "
+                "dtype (to nearest, ties to even): 0 where every one is correctly rounded; for "
+                "float64 against the extended-precision reference rounded", "{:,}"),
+    _cli.Column("rounded", "the share of results that are correctly rounded", "{:.3%}"),
     _cli.Column("rounded |x|<=100", "the same over the inputs with |x| <= 100", "{:.3%}"),
     _cli.Column("bwd max ULP", "the same as max ULP for sigmoid_backward(grad, y), against "
                 "grad * y * (1 - y) in extended precision from the same grad and y"),
+    _cli.Column("bwd not rounded", "how many sigmoid_backward(grad, y) results, of the "
+                "backward sample, are not grad * y * (1 - y) computed exactly and rounded once "
+                "(+0 and -0 count as one)",
+                "{:,}"),
     _cli.Column("worst x", "the input with the largest error", "{:.9g}"),
 ]
 CHECK_COLUMNS = [
     _cli.Column("dtype", "the dtype of input and output", align="<"),
     _cli.Column("same bits", "whether ours gives the same bits on its vectorized and scalar "
                 "paths (lengths 1 to 4097, offsets 0 to 4, a strided input) and under each CPU "
-                "variant (listed), or the first cases that differ", align="<"),
+                "variant (listed), in every rounding mode measured, or the first cases that "
+                "differ and in which mode", align="<"),
     _cli.Column("special ours", "sigmoid at NaN, +-inf, +-0, +- the smallest subnormal and +- "
                 "the largest finite value: as expected (NaN -> nan; +inf, +max -> 1; -inf, -max "
-                "-> +0; the rest -> 0.5), or each input that is not -> what came out",
-                align="<"),
+                "-> +0; the rest -> 0.5), or each input that is not -> what came out, and in "
+                "which mode", align="<"),
     _cli.Column("special torch", "the same for torch.sigmoid", align="<"),
 ]
 
@@ -304,42 +377,67 @@ def _special(values):
     return "; ".join(wrong) or "as expected"
 
 
+def _special_in_modes(by_mode):
+    wrong = {mode: _special(values) for mode, values in by_mode.items()}
+    wrong = {mode: text for mode, text in wrong.items() if text != "as expected"}
+    return "; ".join(f"{mode}: {text}" for mode, text in wrong.items()) or "as expected"
+
+
+def _paths_in_modes(by_mode):
+    problems = [f"{mode}: {problem}" for mode, paths in by_mode.items()
+                for problem in paths["problems"][:3]]
+    if problems:
+        return "NO: " + "; ".join(problems[:3])
+    compared = sorted({name for paths in by_mode.values() for name in paths["variants_compared"]})
+    return "yes" + (f" ({', '.join(compared)})" if compared else "")
+
+
+def forward_rows(report):
+    """The rows of the error table: each dtype, ours in each mode, then torch."""
+    rows = []
+    for name, results in report["dtypes"].items():
+        for impl, mode in _runs(report["rounding"]):
+            forward = _result(results["forward"], impl, mode)
+            backward = _result(results["backward"], impl, mode)
+            rows.append((name, impl, mode or "-", forward["n"],
+                         num.format_ulp(forward["max_ulp"], 3),
+                         num.format_ulp(forward["max_ulp_normal_results"], 3),
+                         forward["not_correctly_rounded"], forward["correctly_rounded"],
+                         forward["correctly_rounded_abs_x_le_100"],
+                         num.format_ulp(backward["max_ulp"], 3),
+                         backward["not_correctly_rounded"],
+                         forward["worst"][0]["x"] if forward["worst"] else "-"))
+    return rows
+
+
 def print_report(report):
     print(f"accuracy on {report['device']}, torch {report['torch']}, "
-          f"torch_sigmoid_ext {report['package']} ({report['cpu_variant']})"
-          f"{' [quick sample]' if report['quick'] else ''}")
-    print("\nError against an extended-precision reference, on the same inputs for both:\n")
-    rows, checks = [], []
+          f"torch_sigmoid_ext {report['package']} ({report['cpu_variant']}), rounding modes: "
+          f"{', '.join(report['rounding'])}{' [quick sample]' if report['quick'] else ''}")
+    print("\nError against the correctly rounded result, on the same inputs for all:\n")
+    checks = []
     for name, results in report["dtypes"].items():
-        for impl in IMPLS:
-            forward = results["forward"][impl]
-            rows.append((name, impl, forward["n"], num.format_ulp(forward["max_ulp"], 3),
-                         num.format_ulp(forward["max_ulp_normal_results"], 3),
-                         forward["correctly_rounded"], forward["correctly_rounded_abs_x_le_100"],
-                         num.format_ulp(results["backward"][impl]["max_ulp"], 3),
-                         forward["worst"][0]["x"] if forward["worst"] else "-"))
-        paths, special = results["paths"], results["special_values"]
-        compared = paths["variants_compared"]
-        variants = f" ({', '.join(compared)})" if compared else ""
-        if paths["bit_identical"]:
-            same = "yes" + variants
-        else:
-            same = "NO: " + "; ".join(paths["problems"][:3])
-        checks.append((name, same, _special(special["ours"]), _special(special["torch"])))
-    print(_cli.table(FORWARD_COLUMNS, rows))
+        special = results["special_values"]
+        checks.append((name, _paths_in_modes(results["paths"]),
+                       _special_in_modes(special["ours"]), _special(special["torch"])))
+    print(_cli.table(FORWARD_COLUMNS, forward_rows(report)))
     print("\nChecks:\n")
     print(_cli.table(CHECK_COLUMNS, checks))
 
 
 # About the most bytes of memory each input takes while a chunk is compared: the input, its
-# float64 copy and reference, both results and the numpy temporaries of ulp_error(). The
-# float64 sample holds 2.5 inputs per --float64-samples, each in extended precision.
-BYTES_PER_VALUE = 160
+# float64 copy and reference, the correctly rounded result and its temporaries, every result
+# and the numpy temporaries of ulp_error(). The float64 sample holds 2.5 inputs per
+# --float64-samples, each in extended precision.
+BYTES_PER_VALUE = 200
 BYTES_PER_FLOAT64_SAMPLE = 2.5 * 200
 DEFAULT_CHUNK_BITS = 24
 DEFAULT_FLOAT64_SAMPLES = 1 << 22
 MIN_CHUNK_BITS = 8
 MIN_FLOAT64_SAMPLES = 16
+# The backward sample, as sample_inputs(n) (about 2.4 n values), without and with --quick: its
+# exact reference is a Python loop, about 10 microseconds a value.
+BACKWARD_SAMPLE = {False: 1 << 14, True: 1 << 12}
 
 
 def build_parser():
@@ -353,6 +451,10 @@ def build_parser():
     parser.add_argument("--dtypes", nargs="+", default=list(FLOAT_NAMES),
                         choices=list(FLOAT_NAMES),
                         help="the dtypes to sweep (default: all: %s)" % " ".join(FLOAT_NAMES))
+    parser.add_argument("--rounding", default="both", choices=list(ROUNDING_CHOICES),
+                        help="the rounding modes of ours to measure (torch_sigmoid_ext."
+                        "set_rounding): default, correct, or both, one after the other "
+                        "(default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="a strided sample of float32 and a smaller float64 sample "
                         "(default: off)")
@@ -385,7 +487,8 @@ def main(argv=None):
         with open(path, "w") as json_file:
             json.dump(report, json_file, indent=1)
         print(f"wrote {path}")
-    ok = all(results["paths"]["bit_identical"] for results in report["dtypes"].values())
+    ok = all(paths["bit_identical"] for results in report["dtypes"].values()
+             for paths in results["paths"].values())
     return 0 if ok else 1
 
 

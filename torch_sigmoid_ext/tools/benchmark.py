@@ -16,8 +16,8 @@ streaming stores or huge pages; on a GPU the device-to-device copy, its time sca
 bytes the mode moves.
 
 Results: a table on stdout, one CSV row per measurement (with the machine, CPU flags, torch
-version, package version and commit beside it), and for the grid a PNG plot when matplotlib is
-installed.
+version, package version, commit, CPU variant and rounding mode beside it), and for the grid a
+PNG plot when matplotlib is installed.
 """
 
 import copy
@@ -117,7 +117,8 @@ def machine_columns(device):
     """What every CSV row carries, so that a row read alone says where it was measured."""
     return dict(machine=_machine(device), cpu_flags=_cpu_flags(), torch=torch.__version__,
                 package=tse.__version__, commit=_commit(),
-                variant=tse.build_info()["cpu_variant"], device=str(device))
+                variant=tse.build_info()["cpu_variant"], rounding=tse.get_rounding(),
+                device=str(device))
 
 
 def buffer_count(mode, dtype, size):
@@ -784,6 +785,10 @@ def build_parser():
     parser.add_argument("--no-compile", dest="compile", action="store_false",
                         help="with --per-call: skip the torch.compile rows (default: off, "
                         "they run)")
+    parser.add_argument("--rounding", default="default", choices=list(_cli.ROUNDING_MODES),
+                        help="the rounding mode of ours for the run (torch_sigmoid_ext."
+                        "set_rounding), recorded in every row; the mode before is restored "
+                        "afterwards (default: %(default)s)")
     parser.add_argument("--csv", default=None,
                         help=f"where to write the rows; '' for nowhere (default: under "
                         f"{results}/ in the current directory: benchmark.csv for the grid, "
@@ -877,7 +882,8 @@ def _check_memory(parser, args, device):
 def _header(device):
     info = tse.build_info()
     print(f"torch {torch.__version__}, torch_sigmoid_ext {tse.__version__} "
-          f"({info['cpu_variant']} kernels), {_machine(device)}, CPU flags: {_cpu_flags()}")
+          f"({info['cpu_variant']} kernels, rounding: {info['rounding']}), {_machine(device)}, "
+          f"CPU flags: {_cpu_flags()}")
 
 
 def main(argv=None):
@@ -887,6 +893,20 @@ def main(argv=None):
         return 2
     args, device = started
     resolve(parser, args, device)
+    with tse.rounding(args.rounding):
+        rows = _run(args, device)
+    csv_path = _cli.output_path(args.csv)
+    if csv_path and rows:
+        write_csv(rows, csv_path)
+        print(f"wrote {csv_path}")
+    plot_path = _cli.output_path(args.plot)
+    if plot_path and rows and write_plot(rows, plot_path):
+        print(f"wrote {plot_path}")
+    return 0
+
+
+def _run(args, device):
+    """The chosen measurement, printed: its rows."""
     _header(device)
     if args.per_call:
         print(f"{PER_CALL_SIZE} float32 elements, 1 thread, {args.rounds} rounds, best of "
@@ -902,14 +922,7 @@ def main(argv=None):
         print(f"{args.samples} interleaved samples of about {args.min_time * 1e3:g} ms each")
         rows = run_grid(args, device)
         print_grid(rows, device)
-    csv_path = _cli.output_path(args.csv)
-    if csv_path and rows:
-        write_csv(rows, csv_path)
-        print(f"wrote {csv_path}")
-    plot_path = _cli.output_path(args.plot)
-    if plot_path and rows and write_plot(rows, plot_path):
-        print(f"wrote {plot_path}")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

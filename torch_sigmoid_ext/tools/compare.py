@@ -49,7 +49,10 @@ def _real_rows(device, n):
         backward_ref = num.reference_sigmoid_backward(grad, y_ours)
         backward_ours = torch.ops.torch_sigmoid_ext.sigmoid_backward(grad, y_ours)
         backward_torch = torch.ops.aten.sigmoid_backward(grad, y_ours)
-        correct = num.rounded_reference(ref, dtype)
+        if dtype in num.CORRECTLY_ROUNDED:
+            correct = num.correctly_rounded_sigmoid(x)
+        else:
+            correct = num.rounded_reference(ref, dtype)
         for impl, y, backward in (("ours", y_ours, backward_ours),
                                   ("torch", y_torch, backward_torch)):
             ulp = num.ulp_error(y, ref, dtype)
@@ -163,7 +166,8 @@ def main(argv=None):
 
     info = tse.build_info()
     print(f"torch_sigmoid_ext {info['version']} on {device}, torch {torch.__version__}, "
-          f"CPU kernels: {info['cpu_variant']}, threads: {torch.get_num_threads()}")
+          f"CPU kernels: {info['cpu_variant']}, threads: {torch.get_num_threads()}, "
+          f"rounding: {info['rounding']}")
     print(f"built with {info['build']}")
 
     real, real_ok = _real_rows(device, n)
