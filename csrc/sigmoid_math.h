@@ -366,6 +366,9 @@ TSE_HOST_DEVICE uint16_t f32_to_f16(float f) {
 
 TSE_HOST_DEVICE float vabs(float a) { return fabsf(a); }
 TSE_HOST_DEVICE double vabs(double a) { return fabs(a); }
+// |a| with b's sign: where a result is zero, its sign is set as g (1 - y) y signs it in IEEE
+// arithmetic, as torch's sigmoid_backward does.
+TSE_HOST_DEVICE float vcopysign(float a, float b) { return copysignf(a, b); }
 // Lane masks: which lanes of a vector need the exact path. A scalar's mask is a bool; vector
 // types have their own, with | and vmask_bits (lane i is bit i).
 TSE_HOST_DEVICE unsigned vmask_bits(bool m) { return m ? 1u : 0u; }
@@ -579,6 +582,7 @@ TSE_HOST_DEVICE V sigmoid_backward_odd(V g, V y) {
 // g. b = 1 - y rounded and its exact error b_lo (|1| >= |y|), t = y b rounded and its exact
 // remainder: y (1 - y) = t + lo with lo to float precision, and g (t + lo) rounds once, the
 // error of g lo aside (2^-24 of a term 2^-24 of the result).
+// With |y| <= 1, 1 - y >= +0: the result has g y's sign, a zero result too.
 template <class V>
 TSE_HOST_DEVICE V sigmoid_backward_float_formula(V g, V y) {
   const V one(1.0f);
@@ -586,7 +590,7 @@ TSE_HOST_DEVICE V sigmoid_backward_float_formula(V g, V y) {
   const V b_lo = (one - b) - y;
   const V t = y * b;
   const V lo = vfma(y, b_lo, vfma(y, b, V(0.0f) - t));
-  return vfma(g, t, g * lo);
+  return vcopysign(vfma(g, t, g * lo), g * y);
 }
 
 // Whether a float32 backward lane is outside sigmoid_backward_float_formula's range.
@@ -608,6 +612,9 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
   }
   if (vabs(y) <= kMax && vabs(g) <= kMax) {
     const double p = g * y;
+    if (p == 0) {
+      return p * (1.0 - y);  // the sign of g (1 - y) y
+    }
     const DoubleDouble c = two_prod(p, y);
     const DoubleDouble t = two_sum(p, -c.lo);
     const DoubleDouble u = two_sum(-c.hi, t.hi);
@@ -623,11 +630,12 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
 // sign, and r rounded to odd with it rounds as R does; elsewhere that step cannot change the
 // 16-bit result (an odd float is no midpoint). The result: a float that rounds to nearest even
 // to the correctly rounded 16-bit value.
+// With |y| <= 1, 1 - y >= +0, so the result has p's sign, a zero result too.
 template <class V>
 TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
   const V minus_p = V(0.0f) - p;
   const V r = vfma(minus_p, y, p);
-  return vround_to_odd(r, vfma(minus_p, y, p - r));
+  return vcopysign(vround_to_odd(r, vfma(minus_p, y, p - r)), p);
 }
 // The lanes half_backward_formula does not cover: |y| > 1 or NaN, a non-finite result and
 // (bfloat16, whose range is float's) an r or y small enough that p or e (about p y) may have

@@ -16,10 +16,9 @@ namespace torch_sigmoid_ext {
 using torch::stable::Tensor;
 
 // How float32 results are rounded, for the whole process (torch_sigmoid_ext.set_rounding):
-// kDefault is within 1.66 ULP for the forward and correctly rounded for the backward; kCorrect
-// rounds the forward correctly too, for every input. The other dtypes are the same in both:
-// 16-bit results are always correctly rounded, float64 keeps its kernel. Kernels read it at
-// each call.
+// kDefault is within 1.66 ULP for the forward and 1 ULP for the backward; kCorrect rounds both
+// correctly, for every input. The other dtypes are the same in both: 16-bit results are always
+// correctly rounded, float64 keeps its kernel. Kernels read it at each call.
 enum class Rounding : int { kDefault = 0, kCorrect = 1 };
 Rounding rounding();
 void set_rounding(Rounding mode);

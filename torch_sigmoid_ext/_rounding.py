@@ -1,10 +1,11 @@
 """How results are rounded: set_rounding, get_rounding and the rounding context manager.
 
-"default": float32 forward within 1.66 ULP of the exact value; everything else correctly
-rounded (the float32 backward, and every float16 and bfloat16 result). "correct": the float32
-forward correctly rounded too, for every input, at a cost. float64 keeps its kernel in both,
-and complex64 is refused in "correct" mode (its formula is not correctly rounded). The mode is
-process-wide, like torch's numerics switches, and read by every call, eager or compiled.
+"default": every float16 and bfloat16 result correctly rounded (the value of the dtype nearest
+the exact one, ties to even), forward and backward; float32 within 1.66 ULP forward and 1 ULP
+backward. "correct": float32 correctly rounded too, forward and backward, for every input, at a
+cost in speed (README, Correct rounding). float64 keeps its kernel in both modes, and complex64
+is refused in "correct" mode (its formula is not correctly rounded). The mode is process-wide,
+like torch's numerics switches, and read by every call, eager or compiled.
 """
 
 import contextlib
@@ -25,9 +26,10 @@ def _check(mode):
 def set_rounding(mode: str) -> None:
     """Sets how torch_sigmoid_ext rounds, for the whole process, from the next call on.
 
-    ``"correct"``: every float32 result is the float nearest the exact sigmoid (ties to even),
-    on every CPU variant and on CUDA, so results are the same bits everywhere. ``"default"``:
-    the faster float32 forward (within 1.66 ULP). Other dtypes round the same in both.
+    ``"correct"``: every float32 result, forward and backward, is the float nearest the exact
+    value (ties to even), so it is the same bits on every CPU variant and on CUDA.
+    ``"default"``: the faster float32 kernels (within 1.66 ULP forward, 1 ULP backward). 16-bit
+    results are correctly rounded in both; float64 is the same in both.
     """
     native.set_rounding(_check(mode))
 

@@ -157,6 +157,10 @@ inline LaneMask32 vabs_below_nonzero(F32x8 a, uint32_t bits) {
       _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(bits - 1)), d),
       _mm256_cmpgt_epi32(d, _mm256_set1_epi32(-1)))};
 }
+inline F32x8 vcopysign(F32x8 a, F32x8 b) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  return _mm256_or_ps(_mm256_andnot_ps(sign, a.v), _mm256_and_ps(sign, b.v));
+}
 inline F32x8 vround_to_odd(F32x8 h, F32x8 l) {
   const __m256i inexact =
       _mm256_castps_si256(_mm256_cmp_ps(l.v, _mm256_setzero_ps(), _CMP_NEQ_OQ));

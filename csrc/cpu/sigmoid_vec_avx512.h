@@ -163,11 +163,16 @@ inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
   return _mm512_castsi512_pd(_mm512_mask_or_epi64(cut, inexact, cut, _mm512_set1_epi64(1)));
 }
 
+// |a| with b's sign, in one ternary-logic instruction: b's bit where the mask has one.
+inline F32x16 vcopysign(F32x16 a, F32x16 b) {
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+      _mm512_castps_si512(a.v), _mm512_castps_si512(b.v), _mm512_set1_epi32(INT32_MIN), 0xd8));
+}
 // The 16-bit backward's p - p y rounded to odd, from three directed roundings of one fused
-// multiply-add: toward zero, with the last bit set where down and up differ (inexact). Exact for
-// any y, so only p needs checking: finite, and (bfloat16) normal, hence exact. Lanes with
-// |y| > 1 are sent to the exact path all the same, as everywhere, so that a zero result has the
-// same sign on every path.
+// multiply-add: toward zero, with the last bit set where down and up differ (inexact), and p's
+// sign, as half_backward_formula. Exact for any y, but lanes with |y| > 1 take the exact path
+// all the same, as everywhere; so only p needs checking besides: finite, and (bfloat16)
+// normal, hence exact.
 inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
   const __m512 minus_p = _mm512_sub_ps(_mm512_setzero_ps(), p.v);
   constexpr int kNoExc = _MM_FROUND_NO_EXC;
@@ -176,7 +181,9 @@ inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
   const __m512 ru = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_POS_INF | kNoExc);
   const __mmask16 inexact = _mm512_cmp_ps_mask(rd, ru, _CMP_NEQ_UQ);
   const __m512i bits = _mm512_castps_si512(rz);
-  return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1)));
+  return vcopysign(_mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits,
+                                                            _mm512_set1_epi32(1))),
+                   p);
 }
 template <class Grid>
 inline LaneMask half_backward_unsafe(F32x16 y, F32x16 p, F32x16) {
