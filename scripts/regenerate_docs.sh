@@ -14,6 +14,7 @@ Runs, in the source tree, with the package built (pip install --no-build-isolati
   python -m torch_sigmoid_ext accuracy     -> DIR/accuracy_cpu.json
   python -m torch_sigmoid_ext benchmark    -> DIR/benchmark_cpu.csv, .png (1 and 2 threads)
                                               DIR/benchmark_cpu_2t.csv (the README's table)
+  ... benchmark --rounding correct         -> DIR/benchmark_cpu_2t_correct.csv (float32)
   ... benchmark --per-call                 -> DIR/per_call_cpu.csv
   ... benchmark --non-dense                -> DIR/non_dense_cpu.csv
   examples/*.py                            -> DIR/decision_boundary.png, derivative.png,
@@ -48,12 +49,15 @@ python=${PYTHON:-python}
 if [ ${#quick[@]} -gt 0 ]; then
   grid=(--quick)
   grid_2t=(--quick --threads 2)
+  grid_correct=(--quick --dtypes float32 --threads 2)
   per_call=(--rounds 2 --min-time 0.002 --no-compile)
   non_dense=(--sizes 12 --samples 3 --min-time 0.002)
 else
   grid=(--dtypes float32 bfloat16 float16 float64 --sizes 10 14 17 20 22 24 --threads 1 2
     --samples 11 --min-time 0.02)
   grid_2t=(--sizes 14 16 17 18 20 22 24 --threads 2 --samples 7)
+  grid_correct=(--dtypes float32 --sizes 16 20 24 --modes forward backward --threads 2
+    --samples 7)
   per_call=()
   non_dense=()
 fi
@@ -63,6 +67,8 @@ set -x
 "$python" -m torch_sigmoid_ext benchmark "${grid[@]}" \
   --csv "$out/benchmark_cpu.csv" --plot "$out/benchmark_cpu.png"
 "$python" -m torch_sigmoid_ext benchmark "${grid_2t[@]}" --csv "$out/benchmark_cpu_2t.csv" --plot ''
+"$python" -m torch_sigmoid_ext benchmark "${grid_correct[@]}" --rounding correct \
+  --csv "$out/benchmark_cpu_2t_correct.csv" --plot ''
 "$python" -m torch_sigmoid_ext benchmark --per-call "${per_call[@]}" --csv "$out/per_call_cpu.csv"
 "$python" -m torch_sigmoid_ext benchmark --non-dense "${non_dense[@]}" --csv "$out/non_dense_cpu.csv"
 "$python" examples/train_classifier.py "${quick[@]}" --out-dir "$out"

@@ -44,7 +44,7 @@ def test_relative_links_lead_to_files():
 
 REGENERATE = ROOT / "scripts" / "regenerate_docs.sh"
 DOCS_FILES = ["accuracy_cpu.json", "benchmark_cpu.csv", "benchmark_cpu.png", "benchmark_cpu_2t.csv",
-              "per_call_cpu.csv", "non_dense_cpu.csv", "decision_boundary.png", "derivative.png",
+              "benchmark_cpu_2t_correct.csv", "per_call_cpu.csv", "non_dense_cpu.csv", "decision_boundary.png", "derivative.png",
               "vanishing_gradients.png"]
 
 
