@@ -353,7 +353,6 @@ TSE_HOST_DEVICE uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | ((a + 0xc8000fffu + odd) >> 13));
 }
 
-
 // ---- Correct rounding ---------------------------------------------------------------------
 // A result is correctly rounded when it is the value of its dtype nearest the exact one, ties
 // to even. Rounding to nearest changes only at midpoints, halfway between two neighbours, so an
@@ -564,9 +563,9 @@ TSE_HOST_DEVICE float sigmoid_half_correct(float x) {
 }
 
 // g y (1 - y) for float g and y, |y| < 2^53, g finite, rounded to odd at double precision. In
-// double g y is exact, and so is 1 - y but for its rounding error b_lo when |y| < 2^-29 (exact
-// too: |1| >= |y|); the two products' sum comes out as h + l, rounded to odd. V is double or
-// a vector of doubles.
+// double g y is exact, and so is 1 - y, but for |y| < 2^-29, where its rounding error b_lo is
+// exact instead (|1| >= |y|; elsewhere b_lo is 0); p (b + b_lo) comes out as h + l, and its
+// zero has the sign of g (1 - y) y. V is double or a vector of doubles.
 template <class V>
 TSE_HOST_DEVICE V sigmoid_backward_odd(V g, V y) {
   const V one(1.0);
@@ -581,8 +580,8 @@ TSE_HOST_DEVICE V sigmoid_backward_odd(V g, V y) {
 // The float32 backward by default: g y (1 - y) within 1 ULP, in float, for |y| <= 1 and finite
 // g. b = 1 - y rounded and its exact error b_lo (|1| >= |y|), t = y b rounded and its exact
 // remainder: y (1 - y) = t + lo with lo to float precision, and g (t + lo) rounds once, the
-// error of g lo aside (2^-24 of a term 2^-24 of the result).
-// With |y| <= 1, 1 - y >= +0: the result has g y's sign, a zero result too.
+// error of g lo aside (2^-24 of a term 2^-24 of the result). With |y| <= 1, 1 - y >= +0, so the
+// result has g y's sign, a zero result too.
 template <class V>
 TSE_HOST_DEVICE V sigmoid_backward_float_formula(V g, V y) {
   const V one(1.0f);
@@ -629,8 +628,7 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
 // midpoint but R is not. There, for |y| <= 1, p - r is exact, so e = p - r - p y has R - r's
 // sign, and r rounded to odd with it rounds as R does; elsewhere that step cannot change the
 // 16-bit result (an odd float is no midpoint). The result: a float that rounds to nearest even
-// to the correctly rounded 16-bit value.
-// With |y| <= 1, 1 - y >= +0, so the result has p's sign, a zero result too.
+// to the correctly rounded 16-bit value, with p's sign (1 - y >= +0), a zero result's too.
 template <class V>
 TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
   const V minus_p = V(0.0f) - p;

@@ -32,8 +32,9 @@ def sigmoid(input: torch.Tensor, *, out: torch.Tensor = None) -> torch.Tensor:
 
     Args:
         input: a tensor of any shape and layout on the CPU or a CUDA device. float32, float64,
-            float16, bfloat16 (computed in float32, rounded once), complex64 and complex128 are
-            supported; integer and bool inputs give the default float dtype.
+            float16, bfloat16 (computed in float32, correctly rounded), complex64 and complex128
+            are supported; integer and bool inputs give the default float dtype. float32 is
+            correctly rounded too under ``set_rounding("correct")``.
         out: optional tensor to write into, as torch's ``out=``: resized to input's shape if
             needed; its dtype must be one the result can be cast to. Not differentiable.
 

@@ -16,14 +16,14 @@ namespace torch_sigmoid_ext {
 namespace cpu {
 namespace {
 
-// Two vectors as one value: the formulas run on it op by op, one op on both halves before the
-// next, so that the two dependency chains interleave in the instruction stream. (Written one
-// vector after the other, the out-of-order window sees less of the second.)
 // Enables a member template for vector types only: the generic variant's vector types are
 // float and double themselves, where the scalar overload serves.
 template <class T>
 using IfVector = std::enable_if_t<!std::is_arithmetic<T>::value, int>;
 
+// Two vectors as one value: the formulas run on it op by op, one op on both halves before the
+// next, so that the two dependency chains interleave in the instruction stream. (Written one
+// vector after the other, the out-of-order window sees less of the second.)
 template <class V>
 struct Pair {
   V a, b;
