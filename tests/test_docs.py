@@ -44,8 +44,8 @@ def test_relative_links_lead_to_files():
 
 REGENERATE = ROOT / "scripts" / "regenerate_docs.sh"
 DOCS_FILES = ["accuracy_cpu.json", "benchmark_cpu.csv", "benchmark_cpu.png", "benchmark_cpu_2t.csv",
-              "benchmark_cpu_2t_correct.csv", "per_call_cpu.csv", "non_dense_cpu.csv", "decision_boundary.png", "derivative.png",
-              "vanishing_gradients.png"]
+              "benchmark_cpu_2t_correct.csv", "per_call_cpu.csv", "non_dense_cpu.csv",
+              "decision_boundary.png", "derivative.png", "vanishing_gradients.png"]
 
 
 def test_regenerate_docs_help_and_bad_option():

@@ -19,7 +19,8 @@ __version__ = "0.1.0"
 def build_info() -> dict:
     """How this build was made: the torch it was compiled with and the oldest it loads in
     (``torch_target``), whether CUDA kernels are in it and for which architectures (``build``:
-    what setup.py chose, and why), the CPU kernel variant in use and the rounding mode (see set_rounding)."""
+    what setup.py chose, and why), the CPU kernel variant in use and the rounding mode (see
+    set_rounding)."""
     info = {
         "torch_version": _extension.BUILT_TORCH_VERSION,
         "torch_target": _extension.TORCH_TARGET,
