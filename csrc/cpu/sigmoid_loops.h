@@ -233,11 +233,11 @@ struct Float64Io : TwoVectors<Float64Io<Vec>, double, typename Vec::VD, Vec::kWi
   static T backward(T g, T y) { return sigmoid_backward_formula<F64Consts>(g, y); }
 };
 
-// What the 16-bit types share: they compute in float32 (with the cheaper formula their
-// precision allows) and round once on the way out, correctly: the lanes near a 16-bit midpoint
-// are settled (sigmoid_half_correct, sigmoid_backward_half_correct).
-template <class Vec, class Grid>
-struct HalfRounding {
+// What the 16-bit types share (Io is the type itself): they compute in float32 (with the
+// cheaper formula their precision allows) and round once on the way out, correctly: the lanes
+// near a 16-bit midpoint are settled (sigmoid_half_correct, sigmoid_backward_half_correct).
+template <class Io, class Vec, class Grid>
+struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   using V = typename Vec::VF;
   static float forward(float x) { return sigmoid_half_correct<Grid>(x); }
   template <class T>
@@ -291,14 +291,8 @@ struct HalfRounding {
 };
 
 template <class Vec>
-struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
-                   FastPath<typename Vec::VF, HalfRange>,
-                   HalfRounding<Vec, Float16Grid> {
-  using HalfRounding<Vec, Float16Grid>::forward;
-  using HalfRounding<Vec, Float16Grid>::finish;
-  using HalfRounding<Vec, Float16Grid>::finish2;
-  using HalfRounding<Vec, Float16Grid>::backward;
-  using HalfRounding<Vec, Float16Grid>::backward2;
+struct Float16Io : HalfRounding<Float16Io<Vec>, Vec, Float16Grid>,
+                   FastPath<typename Vec::VF, HalfRange> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -311,14 +305,8 @@ struct Float16Io : TwoVectors<Float16Io<Vec>, uint16_t, typename Vec::VF, Vec::k
 };
 
 template <class Vec>
-struct BFloat16Io : TwoVectors<BFloat16Io<Vec>, uint16_t, typename Vec::VF, Vec::kWidthF>,
-                    FastPath<typename Vec::VF, HalfRange>,
-                    HalfRounding<Vec, BFloat16Grid> {
-  using HalfRounding<Vec, BFloat16Grid>::forward;
-  using HalfRounding<Vec, BFloat16Grid>::finish;
-  using HalfRounding<Vec, BFloat16Grid>::finish2;
-  using HalfRounding<Vec, BFloat16Grid>::backward;
-  using HalfRounding<Vec, BFloat16Grid>::backward2;
+struct BFloat16Io : HalfRounding<BFloat16Io<Vec>, Vec, BFloat16Grid>,
+                    FastPath<typename Vec::VF, HalfRange> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
