@@ -299,11 +299,15 @@ bool can_cast_result(ScalarType result, ScalarType out) {
   return is_floating(out) || is_complex(out);
 }
 
+// dtype: the result's. Before anything is allocated or resized, so a refused call changes nothing.
 void check_supported_dtype(ScalarType dtype, const char* op, const char* name) {
   check(is_supported(dtype), "torch_sigmoid_ext.", op, ": ", name, " has dtype ",
         dtype_name(dtype),
         ", which is not supported; use float32, float64, float16, bfloat16, complex64 or "
         "complex128");
+  if (dtype == ScalarType::ComplexFloat) {
+    check_complex_rounding(op);
+  }
 }
 
 // The input as the kernel reads it: in the result's dtype, dense. (No lazy conjugate or negative

@@ -22,7 +22,8 @@ using torch::stable::Tensor;
 enum class Rounding : int { kDefault = 0, kCorrect = 1 };
 Rounding rounding();
 void set_rounding(Rounding mode);
-// complex64 has no correctly rounded formula: with rounding="correct" its ops refuse.
+// complex64 has no correctly rounded formula: with rounding="correct" its ops refuse (called
+// with the argument checks, before anything is written).
 void check_complex_rounding(const char* op);
 
 // Throws unless a C shim call succeeded. Our own because torch's macro for this changed names

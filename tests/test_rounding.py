@@ -591,6 +591,20 @@ def test_complex64_is_refused_in_correct_mode(call):
         _calls(torch.complex64)[call]()
 
 
+def test_complex64_refusal_changes_nothing():
+    # Refused with the argument checks: an out= is not resized, an input not overwritten.
+    x = torch.randn(6, dtype=torch.complex64)
+    before = x.clone()
+    out = torch.empty(0, dtype=torch.complex64)
+    y = torch.full((6,), 0.5, dtype=torch.complex64)
+    with tse.rounding("correct"):
+        for call in (lambda: tse.sigmoid(x, out=out), lambda: tse.sigmoid_(x),
+                     lambda: torch.ops.torch_sigmoid_ext.sigmoid_backward(y, y)):
+            with pytest.raises(RuntimeError, match="complex64"):
+                call()
+    assert out.shape == (0,) and torch.equal(x, before)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_complex128_works_in_both_modes(mode):
     x = num.sample_inputs(torch.complex128, 1 << 8)

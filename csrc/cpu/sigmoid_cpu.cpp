@@ -89,7 +89,6 @@ void sigmoid_kernel(const Tensor& out, const Tensor& input) {
       loop(o + begin * size, in + begin * size, size, size, end - begin);
     });
   } else if (dtype == ScalarType::ComplexFloat) {
-    check_complex_rounding("sigmoid");
     sigmoid_complex_kernel(reinterpret_cast<c10::complex<float>*>(o),
                            reinterpret_cast<const c10::complex<float>*>(in), n);
   } else if (dtype == ScalarType::ComplexDouble) {
@@ -117,7 +116,6 @@ void sigmoid_backward_kernel(const Tensor& out, const Tensor& grad_output, const
       loop(o + begin * size, g + begin * size, y + begin * size, size, size, size, end - begin);
     });
   } else if (dtype == ScalarType::ComplexFloat) {
-    check_complex_rounding("sigmoid_backward");
     using T = c10::complex<float>;
     sigmoid_backward_complex_kernel(reinterpret_cast<T*>(o), reinterpret_cast<const T*>(g),
                                     reinterpret_cast<const T*>(y), n);

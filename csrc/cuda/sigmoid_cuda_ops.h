@@ -1,7 +1,7 @@
 // What the CUDA kernels compute per element, for the real dtypes: the scalar functions of
 // sigmoid_math.h, as the CPU's generic variant composes them. Host-and-device, so that
-// tests/test_cuda.py compiles this header for the host and compares its bits with the CPU
-// kernels' on machines without a GPU.
+// tests/test_device_formulas.py compiles this header for the host and compares its bits with
+// the CPU kernels' on machines without a GPU.
 #pragma once
 
 #include <cstdint>
