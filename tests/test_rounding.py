@@ -25,8 +25,6 @@ from torch_sigmoid_ext.tools import _numerics as num
 MODES = ("default", "correct")
 CPU_VARIANTS = ("generic", "avx2", "avx512", "avx512_bf16")
 SUPPORTED_VARIANTS = tse.build_info()["cpu_variants_supported"].split(",")
-INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64, torch.float16: torch.int16,
-            torch.bfloat16: torch.int16}
 HALF_TYPES = (torch.float16, torch.bfloat16)
 # The five float32 inputs whose sigmoid is closest to a midpoint between two float32 values
 # (the relative distance beside each), found by the reference over all 2^32 inputs: there
@@ -64,7 +62,7 @@ def _mismatches(got, expected, inputs=()):
     """The first few elements whose bits differ (NaN included: there is one canonical NaN), as
     text naming the inputs, the result and the expected value; '' where all agree."""
     assert got.dtype == expected.dtype and got.shape == expected.shape
-    view = INT_VIEW[got.dtype]
+    view = num.INT_VIEW[got.dtype]
     differ = (got.cpu().view(view) != expected.view(view)).reshape(-1).nonzero().reshape(-1)
     lines = []
     for index in differ[:8].tolist():
@@ -81,7 +79,7 @@ def _every_value(dtype):
 
 def _next_up(t):
     """Each value moved one ULP away from zero (on the bits): what a 1-ULP error looks like."""
-    view = INT_VIEW[t.dtype]
+    view = num.INT_VIEW[t.dtype]
     return (t.view(view) + 1).view(t.dtype)
 
 
@@ -286,7 +284,7 @@ def test_comparison_catches_one_ulp(dtype):
         report = _mismatches(wrong, expected, (x,))
         assert report.startswith(f"1 of {x.numel()} differ: ({x[index].item()!r})"), report
     nan = torch.tensor([math.nan], dtype=dtype)
-    assert _mismatches(torch.tensor([-1], dtype=INT_VIEW[dtype]).view(dtype), nan) != ""
+    assert _mismatches(torch.tensor([-1], dtype=num.INT_VIEW[dtype]).view(dtype), nan) != ""
     grad, y = x, torch.sigmoid(x)
     exact = num.exact_sigmoid_backward(grad, y)
     assert _mismatches(_next_up(exact), exact) != ""
@@ -448,7 +446,7 @@ SPECIAL = [  # (x, sigmoid(x)) in every mode
 @pytest.mark.parametrize("dtype", num.CORRECTLY_ROUNDED, ids=str)
 def test_special_values(dtype, mode):
     x = torch.tensor([value for value, _ in SPECIAL], dtype=dtype)
-    nan_payload = torch.tensor([-1], dtype=INT_VIEW[dtype]).view(dtype)  # a negative NaN
+    nan_payload = torch.tensor([-1], dtype=num.INT_VIEW[dtype]).view(dtype)  # a negative NaN
     x = torch.cat([x, nan_payload])
     expected = torch.tensor([result for _, result in SPECIAL] + [math.nan], dtype=dtype)
     with tse.rounding(mode):
@@ -470,7 +468,7 @@ def _random_bits(dtype, n, gen):
     """n random bit patterns of dtype: every finite value, infinity and NaN can turn up."""
     width = dtype.itemsize * 8
     bits = torch.randint(-(1 << (width - 1)), 1 << (width - 1), (n,), generator=gen)
-    return bits.to(INT_VIEW[dtype]).view(dtype)
+    return bits.to(num.INT_VIEW[dtype]).view(dtype)
 
 
 def _backward_pairs(dtype, n=5000):

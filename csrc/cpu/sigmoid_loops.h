@@ -319,13 +319,8 @@ struct BFloat16Io : HalfRounding<BFloat16Io<Vec>, Vec, BFloat16Grid>,
 };
 
 template <class Io, class V>
-Pair<V> finish2(Pair<V> x, Pair<V> r) {
-  return Io::finish2(x, r);
-}
-
-template <class Io, class V>
 Pair<V> forward2(Pair<V> x) {
-  return finish2<Io>(x, Pair<V>(Io::forward(x.a), Io::forward(x.b)));
+  return Io::finish2(x, Pair<V>(Io::forward(x.a), Io::forward(x.b)));
 }
 
 template <class Io>
@@ -350,8 +345,8 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
           const Pair<V> w = Io::load2(x + i + 2 * W);
           if (__builtin_expect(Io::fast_range4(v, w), 1)) {
             const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
-            Io::store2(y + i, finish2<Io>(v, r.a));
-            Io::store2(y + i + 2 * W, finish2<Io>(w, r.b));
+            Io::store2(y + i, Io::finish2(v, r.a));
+            Io::store2(y + i + 2 * W, Io::finish2(w, r.b));
           } else {
             Io::store2(y + i, forward2<Io>(v));
             Io::store2(y + i + 2 * W, forward2<Io>(w));
@@ -361,7 +356,7 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
       for (; i + 2 * W <= n; i += 2 * W) {
         const auto v = Io::load2(x + i);
         if (__builtin_expect(Io::fast_range(v), 1)) {
-          Io::store2(y + i, finish2<Io>(v, Io::forward_fast(v)));
+          Io::store2(y + i, Io::finish2(v, Io::forward_fast(v)));
         } else {
           Io::store2(y + i, forward2<Io>(v));
         }

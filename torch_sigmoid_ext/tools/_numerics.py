@@ -130,14 +130,15 @@ def correctly_rounded_sigmoid_counted(x: torch.Tensor, reference=None):
 # The quiet NaN with no payload and a clear sign bit, which the kernels return for every NaN.
 CANONICAL_NAN_BITS = {torch.float32: 0x7FC00000, torch.float64: 0x7FF8000000000000,
                       torch.float16: 0x7E00, torch.bfloat16: 0x7FC0}
-_INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64, torch.float16: torch.int16,
+# dtype -> the integer dtype of its width, to compare or set bits through a view
+INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64, torch.float16: torch.int16,
              torch.bfloat16: torch.int16}
 
 
 def _canonical_nans(values: torch.Tensor) -> torch.Tensor:
     """values with every NaN made the canonical NaN, in place: torch's conversions from
     float64 keep no single NaN (bfloat16's vectorized one gives 0xFFFF)."""
-    values.view(_INT_VIEW[values.dtype])[values.isnan()] = CANONICAL_NAN_BITS[values.dtype]
+    values.view(INT_VIEW[values.dtype])[values.isnan()] = CANONICAL_NAN_BITS[values.dtype]
     return values
 
 

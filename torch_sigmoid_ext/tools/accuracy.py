@@ -41,8 +41,6 @@ BACKWARD = {
     "torch": torch.ops.aten.sigmoid_backward,
 }
 FLOAT_NAMES = _cli.DTYPES
-INT_VIEW = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16,
-            torch.float64: torch.int64}
 ROUNDING_CHOICES = dict({mode: (mode,) for mode in _cli.ROUNDING_MODES},
                         both=_cli.ROUNDING_MODES)
 
@@ -128,7 +126,7 @@ def _all_values(dtype, start, count, step=1):
     bits = torch.arange(start, start + count, step, dtype=torch.int64)
     width = dtype.itemsize * 8
     bits = torch.where(bits >= 1 << (width - 1), bits - (1 << width), bits)
-    return bits.to(INT_VIEW[dtype]).view(dtype)
+    return bits.to(num.INT_VIEW[dtype]).view(dtype)
 
 
 def sweep_exhaustive(dtype, device, chunk_bits, quick, modes):
@@ -298,12 +296,13 @@ def _check_paths(dtype, device):
 
 def _same_bits(first, second):
     """Bit for bit, NaN included: the kernels return one canonical quiet NaN."""
-    return torch.equal(first.view(INT_VIEW[first.dtype]), second.view(INT_VIEW[second.dtype]))
+    return torch.equal(first.view(num.INT_VIEW[first.dtype]),
+                       second.view(num.INT_VIEW[second.dtype]))
 
 
 def _same_elements(first, second):
     """Elementwise, bit for bit (NaN included, as _same_bits): a bool tensor."""
-    return first.view(INT_VIEW[first.dtype]) == second.view(INT_VIEW[second.dtype])
+    return first.view(num.INT_VIEW[first.dtype]) == second.view(num.INT_VIEW[second.dtype])
 
 
 _name = _cli.dtype_name
