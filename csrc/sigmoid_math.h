@@ -629,7 +629,7 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
 // sign, and r rounded to odd with it rounds as R does; elsewhere that step cannot change the
 // 16-bit result (an odd float is no midpoint). The result: a float that rounds to nearest even
 // to the correctly rounded 16-bit value, with p's sign (1 - y >= +0), a zero result's too.
-template <class V>
+template <class Grid, class V>
 TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
   const V minus_p = V(0.0f) - p;
   const V r = vfma(minus_p, y, p);
@@ -658,7 +658,7 @@ TSE_HOST_DEVICE float sigmoid_backward_faithful(float g, float y) {
 template <class Grid>
 TSE_HOST_DEVICE float sigmoid_backward_half_correct(float g, float y) {
   const float p = g * y;
-  const float r = half_backward_formula(p, y);
+  const float r = half_backward_formula<Grid>(p, y);
   return vmask_bits(half_backward_unsafe<Grid>(y, p, r))
              ? round_to_odd_float(sigmoid_backward_correct(g, y))
              : r;

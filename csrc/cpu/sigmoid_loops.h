@@ -52,6 +52,11 @@ inline Pair<V> vadd_exponent(Pair<V> q, Pair<V> e) {
 // The loops' unit is two vectors. By default they are loaded, computed and stored one by one;
 // an Io can override load2, store2 and backward2 to work on both at once (the avx512_bf16
 // variant's bfloat16 does), as long as lane i of the pair still ends up as element i.
+//
+// Where an Io rounds correctly, a few lanes need an exact path after the formula. The loops'
+// hot step computes a pair without it (forward2_raw, backward2_raw, or forward_fast and
+// unsettled2) and learns whether any lane needs it; such pairs are computed again, settled, by
+// forward2_settled and backward2 once the block is done (see Unsettled).
 template <class Io, class S, class V, int W>
 struct TwoVectors {
   static Pair<V> load2(const S* p) { return {Io::load(p), Io::load(p + W)}; }
@@ -66,7 +71,62 @@ struct TwoVectors {
   // lanes that need it (correct rounding), here nothing.
   static V finish(V, V r) { return r; }
   static Pair<V> finish2(Pair<V>, Pair<V> r) { return r; }
+  // Whether finish2 would change a lane of r.
+  static bool unsettled2(Pair<V>, Pair<V>) { return false; }
+  static Pair<V> forward2_raw(Pair<V> x, bool& unsettled) {
+    const Pair<V> r(Io::forward(x.a), Io::forward(x.b));
+    unsettled = Io::unsettled2(x, r);
+    return r;
+  }
+  static Pair<V> forward2_settled(Pair<V> x) {
+    return Io::finish2(x, Pair<V>(Io::forward(x.a), Io::forward(x.b)));
+  }
+  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
+    unsettled = false;
+    return Io::backward2(g, y);
+  }
 };
+
+// The pairs of a block whose lanes need the exact path: their offsets and inputs, saved
+// because an in-place call overwrites them. The hot loop only records them, so that it makes
+// no call: a call clobbers every vector register, and the loop would then reload its constants
+// and spill its values on every step. A block is at most kCapacity pairs.
+template <class V, int kInputs>
+struct Unsettled {
+  static constexpr int kCapacity = 64;
+  int count = 0;
+  int64_t at[kCapacity];
+  Pair<V> in[kCapacity][kInputs];
+  void add(int64_t i, Pair<V> a) {
+    at[count] = i;
+    in[count][0] = a;
+    ++count;
+  }
+  void add(int64_t i, Pair<V> a, Pair<V> b) {
+    at[count] = i;
+    in[count][0] = a;
+    in[count][1] = b;
+    ++count;
+  }
+};
+
+template <class Io>
+[[gnu::noinline, gnu::cold]] void settle_forward(typename Io::Storage* y,
+                                                  Unsettled<typename Io::V, 1>& u) {
+  for (int k = 0; k < u.count; ++k) {
+    Io::store2(y + u.at[k], Io::forward2_settled(u.in[k][0]));
+  }
+  u.count = 0;
+}
+
+template <class Io>
+[[gnu::noinline, gnu::cold]] void settle_backward(typename Io::Storage* out,
+                                                   Unsettled<typename Io::V, 2>& u) {
+  for (int k = 0; k < u.count; ++k) {
+    Io::store2(out + u.at[k], Io::backward2(u.in[k][0], u.in[k][1]));
+  }
+  u.count = 0;
+}
 
 // r[i] = exact(a[i], b[i]) for the lanes set in `lanes`: out of line and marked cold, so that
 // the loops keep their registers (a call clobbers every vector register) and their branch
@@ -163,6 +223,11 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
       return static_cast<float>(sigmoid_backward_correct(gi, yi));
     });
   }
+  template <class T = V, IfVector<T> = 0>
+  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
+    unsettled = vmask_bits(float_backward_outside(g.a, y.a) | float_backward_outside(g.b, y.b));
+    return {sigmoid_backward_float_formula(g.a, y.a), sigmoid_backward_float_formula(g.b, y.b)};
+  }
 };
 
 // float32 with rounding="correct": sigmoid_correct, in double lanes (sigmoid_formula, the
@@ -181,37 +246,62 @@ struct Float32CorrectIo : Float32Io<Vec> {
   }
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    VD g0, g1, y0, y1;
-    Vec::widen(g, g0, g1);
-    Vec::widen(y, y0, y1);
-    const V r = Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
-    const unsigned lanes =
-        vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
+    unsigned lanes;
+    const V r = backward_raw(g, y, lanes);
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
     return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) { return backward(gi, yi); });
   }
+  // TwoVectors' defaults would call Float32Io's formulas (its Io is Float32Io).
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
     return {backward(g.a, y.a), backward(g.b, y.b)};
+  }
+  static Pair<V> forward2_settled(Pair<V> x) { return {forward(x.a), forward(x.b)}; }
+  template <class T = V, IfVector<T> = 0>
+  static V backward_raw(V g, V y, unsigned& lanes) {
+    VD g0, g1, y0, y1;
+    Vec::widen(g, g0, g1);
+    Vec::widen(y, y0, y1);
+    lanes = vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
+    return Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
+  }
+  template <class T = V, IfVector<T> = 0>
+  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
+    unsigned la, lb;
+    const Pair<V> r(backward_raw(g.a, y.a, la), backward_raw(g.b, y.b, lb));
+    unsettled = (la | lb) != 0;
+    return r;
   }
   static VD forward_double(VD x) {
     return vall_le(vabs(x), VD(F64Consts::kExactX)) ? sigmoid_formula_mid<F64Consts>(x)
                                                     : sigmoid_formula<F64Consts>(x);
   }
   template <class T = V, IfVector<T> = 0>
-  static V forward(V x) {
+  static V forward_raw(V x, unsigned& lanes) {
     VD x0, x1;
     Vec::widen(x, x0, x1);
     const VD y0 = forward_double(x0);
     const VD y1 = forward_double(x1);
-    const unsigned lanes =
+    lanes =
         vmask_bits(near_float_midpoint(y0)) | (vmask_bits(near_float_midpoint(y1)) << Vec::kWidthD);
-    const V r = Vec::narrow(y0, y1);
+    return Vec::narrow(y0, y1);
+  }
+  template <class T = V, IfVector<T> = 0>
+  static V forward(V x) {
+    unsigned lanes;
+    const V r = forward_raw(x, lanes);
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
     return settle_lanes<Vec>(x, x, r, lanes, [](float xi, float) { return sigmoid_settle(xi); });
+  }
+  template <class T = V, IfVector<T> = 0>
+  static Pair<V> forward2_raw(Pair<V> x, bool& unsettled) {
+    unsigned la, lb;
+    const Pair<V> r(forward_raw(x.a, la), forward_raw(x.b, lb));
+    unsettled = (la | lb) != 0;
+    return r;
   }
 };
 
@@ -253,14 +343,11 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
     return settle(x, r);
   }
   // One test for both vectors of a pair.
-  static Pair<V> finish2(Pair<V> x, Pair<V> r) {
-    if (__builtin_expect(vmask_bits(near_half_midpoint<Grid>(r.a, kHalfForwardWindow) |
-                                    near_half_midpoint<Grid>(r.b, kHalfForwardWindow)) == 0,
-                         1)) {
-      return r;
-    }
-    return {settle(x.a, r.a), settle(x.b, r.b)};
+  static bool unsettled2(Pair<V>, Pair<V> r) {
+    return vmask_bits(near_half_midpoint<Grid>(r.a, kHalfForwardWindow) |
+                      near_half_midpoint<Grid>(r.b, kHalfForwardWindow)) != 0;
   }
+  static Pair<V> finish2(Pair<V> x, Pair<V> r) { return {finish(x.a, r.a), finish(x.b, r.b)}; }
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
   static V settle_backward(V g, V y, V p, V r) {
     return settle_lanes<Vec>(g, y, r, vmask_bits(half_backward_unsafe<Grid>(y, p, r)),
@@ -271,22 +358,19 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
     const V p = g * y;
-    const V r = half_backward_formula(p, y);
+    const V r = half_backward_formula<Grid>(p, y);
     if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y, p, r)) == 0, 1)) {
       return r;
     }
     return settle_backward(g, y, p, r);
   }
   template <class T = V, IfVector<T> = 0>
-  static Pair<V> backward2(Pair<V> g, Pair<V> y) {
+  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
     const Pair<V> p{g.a * y.a, g.b * y.b};
-    const Pair<V> r{half_backward_formula(p.a, y.a), half_backward_formula(p.b, y.b)};
-    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y.a, p.a, r.a) |
-                                    half_backward_unsafe<Grid>(y.b, p.b, r.b)) == 0,
-                         1)) {
-      return r;
-    }
-    return {settle_backward(g.a, y.a, p.a, r.a), settle_backward(g.b, y.b, p.b, r.b)};
+    const Pair<V> r{half_backward_formula<Grid>(p.a, y.a), half_backward_formula<Grid>(p.b, y.b)};
+    unsettled = vmask_bits(half_backward_unsafe<Grid>(y.a, p.a, r.a) |
+                           half_backward_unsafe<Grid>(y.b, p.b, r.b)) != 0;
+    return r;
   }
 };
 
@@ -318,11 +402,6 @@ struct BFloat16Io : HalfRounding<BFloat16Io<Vec>, Vec, BFloat16Grid>,
   static uint16_t narrow(float s) { return f32_to_bf16(s); }
 };
 
-template <class Io, class V>
-Pair<V> forward2(Pair<V> x) {
-  return Io::finish2(x, Pair<V>(Io::forward(x.a), Io::forward(x.b)));
-}
-
 template <class Io>
 void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stride,
                   int64_t n) {
@@ -333,32 +412,57 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
     S* y = reinterpret_cast<S*>(out);
     int64_t i = 0;
     if constexpr (W > 1) {
-      // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
-      // busy. When every lane is in forward_fast's range, which is nearly always, it gives the
-      // same bits as forward for less; one branch per step decides.
-      if constexpr (Io::VecType::kQuads) {
-        // Four vectors per step where there are registers for it (AVX-512's 32): one range
-        // check for all four, and four chains interleaved.
-        using V = typename Io::V;
-        for (; i + 4 * W <= n; i += 4 * W) {
-          const Pair<V> v = Io::load2(x + i);
-          const Pair<V> w = Io::load2(x + i + 2 * W);
-          if (__builtin_expect(Io::fast_range4(v, w), 1)) {
-            const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
-            Io::store2(y + i, Io::finish2(v, r.a));
-            Io::store2(y + i + 2 * W, Io::finish2(w, r.b));
-          } else {
-            Io::store2(y + i, forward2<Io>(v));
-            Io::store2(y + i + 2 * W, forward2<Io>(w));
+      using V = typename Io::V;
+      Unsettled<V, 1> unsettled;
+      constexpr int64_t kBlock = Unsettled<V, 1>::kCapacity * 2 * W;
+      while (i + 2 * W <= n) {
+        const int64_t block_end = i + std::min<int64_t>((n - i) / (2 * W) * (2 * W), kBlock);
+        // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
+        // busy. When every lane is in forward_fast's range, which is nearly always, it gives
+        // the same bits as forward for less; one branch per step decides.
+        if constexpr (Io::VecType::kQuads) {
+          // Four vectors per step where there are registers for it (AVX-512's 32): one range
+          // check for all four, and four chains interleaved.
+          for (; i + 4 * W <= block_end; i += 4 * W) {
+            const Pair<V> v = Io::load2(x + i);
+            const Pair<V> w = Io::load2(x + i + 2 * W);
+            Pair<V> ra, rb;
+            bool ua, ub;
+            if (__builtin_expect(Io::fast_range4(v, w), 1)) {
+              const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
+              ra = r.a;
+              rb = r.b;
+              ua = Io::unsettled2(v, ra);
+              ub = Io::unsettled2(w, rb);
+            } else {
+              ra = Io::forward2_raw(v, ua);
+              rb = Io::forward2_raw(w, ub);
+            }
+            Io::store2(y + i, ra);
+            Io::store2(y + i + 2 * W, rb);
+            if (__builtin_expect(ua | ub, 0)) {
+              if (ua) unsettled.add(i, v);
+              if (ub) unsettled.add(i + 2 * W, w);
+            }
           }
         }
-      }
-      for (; i + 2 * W <= n; i += 2 * W) {
-        const auto v = Io::load2(x + i);
-        if (__builtin_expect(Io::fast_range(v), 1)) {
-          Io::store2(y + i, Io::finish2(v, Io::forward_fast(v)));
-        } else {
-          Io::store2(y + i, forward2<Io>(v));
+        for (; i + 2 * W <= block_end; i += 2 * W) {
+          const auto v = Io::load2(x + i);
+          Pair<V> r;
+          bool u;
+          if (__builtin_expect(Io::fast_range(v), 1)) {
+            r = Io::forward_fast(v);
+            u = Io::unsettled2(v, r);
+          } else {
+            r = Io::forward2_raw(v, u);
+          }
+          Io::store2(y + i, r);
+          if (__builtin_expect(u, 0)) {
+            unsettled.add(i, v);
+          }
+        }
+        if (unsettled.count != 0) {
+          settle_forward<Io>(y, unsettled);
         }
       }
       for (; i + W <= n; i += W) {
@@ -388,8 +492,23 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
     S* o = reinterpret_cast<S*>(out);
     int64_t i = 0;
     if constexpr (W > 1) {
-      for (; i + 2 * W <= n; i += 2 * W) {
-        Io::store2(o + i, Io::backward2(Io::load2(g + i), Io::load2(yy + i)));
+      using V = typename Io::V;
+      Unsettled<V, 2> unsettled;
+      constexpr int64_t kBlock = Unsettled<V, 2>::kCapacity * 2 * W;
+      while (i + 2 * W <= n) {
+        const int64_t block_end = i + std::min<int64_t>((n - i) / (2 * W) * (2 * W), kBlock);
+        for (; i < block_end; i += 2 * W) {
+          const Pair<V> gv = Io::load2(g + i);
+          const Pair<V> yv = Io::load2(yy + i);
+          bool u;
+          Io::store2(o + i, Io::backward2_raw(gv, yv, u));
+          if (__builtin_expect(u, 0)) {
+            unsettled.add(i, gv, yv);
+          }
+        }
+        if (unsettled.count != 0) {
+          settle_backward<Io>(o, unsettled);
+        }
       }
       for (; i + W <= n; i += W) {
         Io::store(o + i, Io::backward(Io::load(g + i), Io::load(yy + i)));

@@ -168,26 +168,29 @@ inline F32x16 vcopysign(F32x16 a, F32x16 b) {
   return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
       _mm512_castps_si512(a.v), _mm512_castps_si512(b.v), _mm512_set1_epi32(INT32_MIN), 0xd8));
 }
-// The 16-bit backward's p - p y rounded to odd, from three directed roundings of one fused
-// multiply-add: toward zero, with the last bit set where down and up differ (inexact), and p's
-// sign, as half_backward_formula. Exact for any y, but lanes with |y| > 1 take the exact path
-// all the same, as everywhere; so only p needs checking besides: finite, and (bfloat16)
-// normal, hence exact.
+// The 16-bit backward's R' = |p| - |p| y rounded to odd, from two directed roundings of one
+// fused multiply-add: down (toward zero, as R' >= 0 for y <= 1), with the last bit set where
+// down and up differ (inexact). Then p's sign: R's, and a zero result's as torch's
+// g (1 - y) y signs it. Rounded to odd, R' rounds to 16 bits as R does.
+// half_backward_unsafe takes the lanes with y > 1, and those where p may be inexact (bfloat16,
+// subnormal) or is not finite.
+template <class Grid>
 inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
-  const __m512 minus_p = _mm512_sub_ps(_mm512_setzero_ps(), p.v);
   constexpr int kNoExc = _MM_FROUND_NO_EXC;
-  const __m512 rz = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_ZERO | kNoExc);
-  const __m512 rd = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_NEG_INF | kNoExc);
-  const __m512 ru = _mm512_fmadd_round_ps(minus_p, y.v, p.v, _MM_FROUND_TO_POS_INF | kNoExc);
+  const __m512 a = _mm512_abs_ps(p.v);
+  const __m512 rd = _mm512_fnmadd_round_ps(a, y.v, a, _MM_FROUND_TO_NEG_INF | kNoExc);
+  const __m512 ru = _mm512_fnmadd_round_ps(a, y.v, a, _MM_FROUND_TO_POS_INF | kNoExc);
   const __mmask16 inexact = _mm512_cmp_ps_mask(rd, ru, _CMP_NEQ_UQ);
-  const __m512i bits = _mm512_castps_si512(rz);
-  return vcopysign(_mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits,
-                                                            _mm512_set1_epi32(1))),
-                   p);
+  const __m512i bits = _mm512_castps_si512(rd);
+  const __m512i odd = _mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1));
+  return vcopysign(_mm512_castsi512_ps(odd), p);
 }
 template <class Grid>
 inline LaneMask half_backward_unsafe(F32x16 y, F32x16 p, F32x16) {
-  const LaneMask outside = vabs_above(y, kBitsOne) | vabs_above(p, kBitsMaxFloat);
+  // y > 1 or NaN: its bits above 1's as signed integers (negative y is fine).
+  const LaneMask outside =
+      LaneMask{_mm512_cmpgt_epi32_mask(_mm512_castps_si512(y.v), _mm512_set1_epi32(kBitsOne))} |
+      vabs_above(p, kBitsMaxFloat);
   if constexpr (Grid::kProductMayUnderflow) {
     return outside | vabs_below_nonzero(p, 0x00800000u);  // 2^-126
   } else {
