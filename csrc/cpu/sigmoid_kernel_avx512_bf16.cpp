@@ -45,6 +45,7 @@ struct Avx512Bf16Vec : Avx512Vec {
 //   NaN lane takes the portable rounding instead, on the same lanes, with the NaN made
 //   canonical; packing 32-bit lanes to 16 (vpackusdw) undoes the interleaving by itself.
 struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
+  static __m512i kPairOrder() { return _mm512_set_epi64(7, 3, 6, 2, 5, 1, 4, 0); }
   static Pair<F32x16> load2(const uint16_t* p) {
     const __m512i w = _mm512_loadu_si512(p);
     const __m512i zero = _mm512_setzero_si512();
@@ -56,12 +57,32 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
     if (__builtin_expect((_mm512_fpclass_ps_mask(v.a.v, kSubnormalOrNan) |
                           _mm512_fpclass_ps_mask(v.b.v, kSubnormalOrNan)) == 0,
                          1)) {
-      const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.b.v, v.a.v));
-      const __m512i order = _mm512_set_epi64(7, 3, 6, 2, 5, 1, 4, 0);
-      _mm512_storeu_si512(p, _mm512_permutexvar_epi64(order, both));
+      store2_fast(p, v);
       return;
     }
     _mm512_storeu_si512(p, _mm512_packus_epi32(canonical_bits(v.a), canonical_bits(v.b)));
+  }
+  // The hot loops' store needs no check: forward_fast's results are normal, and
+  // backward2_raw flags the lanes whose result is subnormal (or whose p is not normal, which
+  // covers NaN and infinite results), for the settling path to store with store2.
+  static void store2_fast(uint16_t* p, Pair<F32x16> v) {
+    const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.b.v, v.a.v));
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(kPairOrder(), both));
+  }
+  // HalfRounding's, with the lanes to settle found by vfpclassps: p subnormal, infinite or NaN
+  // (one instruction where half_backward_unsafe takes five), y > 1 or NaN, and a subnormal
+  // result, which vcvtne2ps2bf16 would flush.
+  static Pair<F32x16> backward2_raw(Pair<F32x16> g, Pair<F32x16> y, bool& unsettled) {
+    const Pair<F32x16> p{g.a * y.a, g.b * y.b};
+    const Pair<F32x16> r{half_backward_formula<BFloat16Grid>(p.a, y.a),
+                         half_backward_formula<BFloat16Grid>(p.b, y.b)};
+    const auto unsafe = [](F32x16 pv, F32x16 yv, F32x16 rv) {
+      constexpr int kNotNormal = 0x20 | 0x01 | 0x80 | 0x08 | 0x10;  // subnormal, NaN, inf
+      return _mm512_fpclass_ps_mask(pv.v, kNotNormal) | _mm512_fpclass_ps_mask(rv.v, 0x20) |
+             _mm512_cmpgt_epi32_mask(_mm512_castps_si512(yv.v), _mm512_set1_epi32(kBitsOne));
+    };
+    unsettled = (unsafe(p.a, y.a, r.a) | unsafe(p.b, y.b, r.b)) != 0;
+    return r;
   }
   // A function, not a captureless lambda: GCC compiles such a lambda's function-pointer thunk
   // without the pragma's target, and warns (-Wpsabi) that its 512-bit return changes the ABI.

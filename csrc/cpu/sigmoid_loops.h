@@ -71,8 +71,13 @@ struct TwoVectors {
   // lanes that need it (correct rounding), here nothing.
   static V finish(V, V r) { return r; }
   static Pair<V> finish2(Pair<V>, Pair<V> r) { return r; }
-  // Whether finish2 would change a lane of r.
+  // Whether finish2 would change a lane of r, for any r = forward(x), and for one from
+  // forward_fast.
   static bool unsettled2(Pair<V>, Pair<V>) { return false; }
+  static bool fast_unsettled2(Pair<V> x, Pair<V> r) { return Io::unsettled2(x, r); }
+  // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
+  // checks for rare values can leave that check to backward2_raw's flags where they imply it.
+  static void store2_fast(S* p, Pair<V> v) { Io::store2(p, v); }
   static Pair<V> forward2_raw(Pair<V> x, bool& unsettled) {
     const Pair<V> r(Io::forward(x.a), Io::forward(x.b));
     unsettled = Io::unsettled2(x, r);
@@ -191,6 +196,10 @@ struct HalfRange {
   static T formula(T x) {
     return sigmoid_half_formula_mid(x);
   }
+};
+// float16's: sigmoid(-9.5) is above 2^-14 by 5%, so results are never float16 subnormals.
+struct Float16Range : HalfRange {
+  static constexpr float kBound = 9.5f;
 };
 
 // How a storage type is loaded into, computed in and stored from registers. `Vec` provides
@@ -347,6 +356,14 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
     return vmask_bits(near_half_midpoint<Grid>(r.a, kHalfForwardWindow) |
                       near_half_midpoint<Grid>(r.b, kHalfForwardWindow)) != 0;
   }
+  // forward_fast's results are normal and, for float16, at least 2^-14 (Float16Range), where
+  // the 16-bit grid is float's own: no need of Grid::on_grid.
+  static bool fast_unsettled2(Pair<V>, Pair<V> r) {
+    const auto near = [](V v) {
+      return vnear_pattern(v, Grid::kLowMask, Grid::kMidpoint, kHalfForwardWindow);
+    };
+    return vmask_bits(near(r.a) | near(r.b)) != 0;
+  }
   static Pair<V> finish2(Pair<V> x, Pair<V> r) { return {finish(x.a, r.a), finish(x.b, r.b)}; }
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
   static V settle_backward(V g, V y, V p, V r) {
@@ -376,7 +393,7 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
 
 template <class Vec>
 struct Float16Io : HalfRounding<Float16Io<Vec>, Vec, Float16Grid>,
-                   FastPath<typename Vec::VF, HalfRange> {
+                   FastPath<typename Vec::VF, Float16Range> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -432,14 +449,16 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
               const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
               ra = r.a;
               rb = r.b;
-              ua = Io::unsettled2(v, ra);
-              ub = Io::unsettled2(w, rb);
+              ua = Io::fast_unsettled2(v, ra);
+              ub = Io::fast_unsettled2(w, rb);
+              Io::store2_fast(y + i, ra);
+              Io::store2_fast(y + i + 2 * W, rb);
             } else {
               ra = Io::forward2_raw(v, ua);
               rb = Io::forward2_raw(w, ub);
+              Io::store2(y + i, ra);
+              Io::store2(y + i + 2 * W, rb);
             }
-            Io::store2(y + i, ra);
-            Io::store2(y + i + 2 * W, rb);
             if (__builtin_expect(ua | ub, 0)) {
               if (ua) unsettled.add(i, v);
               if (ub) unsettled.add(i + 2 * W, w);
@@ -452,11 +471,12 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
           bool u;
           if (__builtin_expect(Io::fast_range(v), 1)) {
             r = Io::forward_fast(v);
-            u = Io::unsettled2(v, r);
+            u = Io::fast_unsettled2(v, r);
+            Io::store2_fast(y + i, r);
           } else {
             r = Io::forward2_raw(v, u);
+            Io::store2(y + i, r);
           }
-          Io::store2(y + i, r);
           if (__builtin_expect(u, 0)) {
             unsettled.add(i, v);
           }
@@ -501,7 +521,7 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
           const Pair<V> gv = Io::load2(g + i);
           const Pair<V> yv = Io::load2(yy + i);
           bool u;
-          Io::store2(o + i, Io::backward2_raw(gv, yv, u));
+          Io::store2_fast(o + i, Io::backward2_raw(gv, yv, u));
           if (__builtin_expect(u, 0)) {
             unsettled.add(i, gv, yv);
           }

@@ -169,20 +169,20 @@ inline F32x16 vcopysign(F32x16 a, F32x16 b) {
       _mm512_castps_si512(a.v), _mm512_castps_si512(b.v), _mm512_set1_epi32(INT32_MIN), 0xd8));
 }
 // The 16-bit backward's R' = |p| - |p| y rounded to odd, from two directed roundings of one
-// fused multiply-add: down (toward zero, as R' >= 0 for y <= 1), with the last bit set where
-// down and up differ (inexact). Then p's sign: R's, and a zero result's as torch's
-// g (1 - y) y signs it. Rounded to odd, R' rounds to 16 bits as R does.
-// half_backward_unsafe takes the lanes with y > 1, and those where p may be inexact (bfloat16,
-// subnormal) or is not finite.
+// fused multiply-add: down (toward zero, as R' >= 0 for y <= 1) or, where that is even and
+// they differ, up; that is, the odd one of R's two neighbouring floats. Then p's sign: R's,
+// and a zero result's as torch's g (1 - y) y signs it. Rounded to odd, R' rounds to 16 bits as
+// R does. half_backward_unsafe takes the lanes with y > 1, and those where p may be inexact
+// (bfloat16, subnormal) or is not finite.
 template <class Grid>
 inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
   constexpr int kNoExc = _MM_FROUND_NO_EXC;
   const __m512 a = _mm512_abs_ps(p.v);
   const __m512 rd = _mm512_fnmadd_round_ps(a, y.v, a, _MM_FROUND_TO_NEG_INF | kNoExc);
   const __m512 ru = _mm512_fnmadd_round_ps(a, y.v, a, _MM_FROUND_TO_POS_INF | kNoExc);
-  const __mmask16 inexact = _mm512_cmp_ps_mask(rd, ru, _CMP_NEQ_UQ);
-  const __m512i bits = _mm512_castps_si512(rd);
-  const __m512i odd = _mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1));
+  // rd's bits with ru's last bit: the odd one of the two where they differ (neighbours).
+  const __m512i odd = _mm512_ternarylogic_epi32(
+      _mm512_castps_si512(rd), _mm512_castps_si512(ru), _mm512_set1_epi32(1), 0xf8);
   return vcopysign(_mm512_castsi512_ps(odd), p);
 }
 template <class Grid>
