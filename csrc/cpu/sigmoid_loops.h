@@ -342,8 +342,18 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   template <class T>
   static T forward(T x) { return sigmoid_half_formula(x); }
   static V settle(V x, V r) {
-    return settle_lanes<Vec>(x, x, r, vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow)),
-                             [](float xi, float) { return sigmoid_half_settle(xi); });
+    const auto near = near_half_midpoint<Grid>(r, kHalfForwardWindow);
+    if constexpr (requires(typename Vec::VD d) { Vec::narrow_odd(d, d); }) {
+      // sigmoid_half_settle on every lane, in double lanes: less than one lane's scalar path.
+      typename Vec::VD x0, x1;
+      Vec::widen(x, x0, x1);
+      return vselect(near, Vec::narrow_odd(sigmoid_formula<F64Consts>(x0),
+                                           sigmoid_formula<F64Consts>(x1)),
+                     r);
+    } else {
+      return settle_lanes<Vec>(x, x, r, vmask_bits(near),
+                               [](float xi, float) { return sigmoid_half_settle(xi); });
+    }
   }
   static V finish(V x, V r) {
     if (__builtin_expect(vmask_bits(near_half_midpoint<Grid>(r, kHalfForwardWindow)) == 0, 1)) {

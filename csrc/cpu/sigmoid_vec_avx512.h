@@ -163,6 +163,8 @@ inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
   return _mm512_castsi512_pd(_mm512_mask_or_epi64(cut, inexact, cut, _mm512_set1_epi64(1)));
 }
 
+inline F32x16 vselect(LaneMask m, F32x16 a, F32x16 b) { return vselect(m.m, a, b); }
+
 // |a| with b's sign, in one ternary-logic instruction: b's bit where the mask has one.
 inline F32x16 vcopysign(F32x16 a, F32x16 b) {
   return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
@@ -223,6 +225,19 @@ struct Avx512Vec {
         _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo.v))),
         _mm256_castps_pd(_mm512_cvtpd_ps(hi.v)), 1);
     return _mm512_castpd_ps(both);
+  }
+  // round_to_odd_float of each lane (lanes 0-7 from lo), for finite values below float's
+  // largest: truncated, with the last bit set where that was inexact.
+  static F32x16 narrow_odd(F64x8 lo, F64x8 hi) {
+    constexpr int kTruncate = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+    const __m256 f_lo = _mm512_cvt_roundpd_ps(lo.v, kTruncate);
+    const __m256 f_hi = _mm512_cvt_roundpd_ps(hi.v, kTruncate);
+    const __mmask16 inexact = _mm512_kunpackb(
+        _mm512_cmp_pd_mask(_mm512_cvtps_pd(f_hi), hi.v, _CMP_NEQ_OQ),
+        _mm512_cmp_pd_mask(_mm512_cvtps_pd(f_lo), lo.v, _CMP_NEQ_OQ));
+    const __m512i bits = _mm512_castpd_si512(_mm512_insertf64x4(
+        _mm512_castpd256_pd512(_mm256_castps_pd(f_lo)), _mm256_castps_pd(f_hi), 1));
+    return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1)));
   }
   static void store_f64(double* p, F64x8 v) { _mm512_storeu_pd(p, v.v); }
   static F32x16 load_f16(const uint16_t* p) {
