@@ -162,10 +162,11 @@ V settle_lanes(V a, V b, V r, unsigned lanes, F exact) {
 }
 
 // The vector loops' fast path: fast_range says whether every lane of a pair of vectors is in
-// forward_fast's range, |x| <= bound, where forward_fast gives forward's bits for less;
-// fast_range4 says it for two pairs (used where Vec::kQuads), on the bits (vall_abs_le). NaN is
-// never in range. float32 and float64: |x| <= C::kExactX and sigmoid_formula_mid; float16 and
-// bfloat16: |x| <= kNormalX and the cheaper sigmoid_half_formula_mid.
+// forward_fast's range, |x| <= bound, where forward_fast gives forward's result for less (for
+// the 16-bit types, a float that rounds to the same 16-bit value once settled); fast_range4
+// says it for two pairs (used where Vec::kQuads), on the bits (vall_abs_le). NaN is never in
+// range. float32 and float64: |x| <= C::kExactX and sigmoid_formula_mid; bfloat16: the same
+// range and the cheaper sigmoid_half_formula_mid; float16: |x| <= 9.5.
 template <class V, class Traits>
 struct FastPath {
   static bool fast_range(Pair<V> x) {
@@ -191,7 +192,7 @@ struct ExactRange {
 };
 
 struct HalfRange {
-  static constexpr float kBound = F32Consts::kNormalX;
+  static constexpr float kBound = F32Consts::kExactX;
   template <class T>
   static T formula(T x) {
     return sigmoid_half_formula_mid(x);
