@@ -148,13 +148,6 @@ inline LaneMask vabs_below_nonzero(F32x16 a, uint32_t bits) {
   const __m512i d = _mm512_sub_epi32(abs_bits(a), _mm512_set1_epi32(1));
   return {_mm512_cmplt_epu32_mask(d, _mm512_set1_epi32(static_cast<int32_t>(bits - 1)))};
 }
-inline F32x16 vround_to_odd(F32x16 h, F32x16 l) {
-  const __mmask16 inexact = _mm512_cmp_ps_mask(l.v, _mm512_setzero_ps(), _CMP_NEQ_OQ);
-  const __m512i hb = _mm512_castps_si512(h.v);
-  const __m512i past = _mm512_srli_epi32(_mm512_xor_si512(hb, _mm512_castps_si512(l.v)), 31);
-  const __m512i cut = _mm512_mask_sub_epi32(hb, inexact, hb, past);
-  return _mm512_castsi512_ps(_mm512_mask_or_epi32(cut, inexact, cut, _mm512_set1_epi32(1)));
-}
 inline F64x8 vround_to_odd(F64x8 h, F64x8 l) {
   const __mmask8 inexact = _mm512_cmp_pd_mask(l.v, _mm512_setzero_pd(), _CMP_NEQ_OQ);
   const __m512i hb = _mm512_castpd_si512(h.v);
