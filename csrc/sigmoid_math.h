@@ -397,8 +397,8 @@ constexpr uint32_t kBitsMaxFloat = 0x7f7fffffu;     // the largest finite float
 // The 16-bit grids seen from float. A bfloat16 is a float's upper 16 bits, so its midpoints
 // are the floats whose low 16 bits are 0x8000, subnormals included. A float16 has 13 bits fewer
 // than a float down to 2^-14, and below that a grid 2^-24 apart, which adding 2^-14 lines up
-// with float's grid in [2^-14, 2^-13). on_grid maps r to a float whose low bits say where r
-// lies between two neighbours.
+// with float's grid in [2^-14, 2^-13). on_grid maps r >= 0 (or NaN) to a float whose low bits
+// say where r lies between two neighbours.
 struct BFloat16Grid {
   static constexpr bool kProductMayUnderflow = true;  // of two bfloat16 values, in float
   static constexpr uint32_t kLowMask = 0xffffu;
@@ -414,8 +414,7 @@ struct Float16Grid {
   static constexpr uint32_t kMidpoint = 0x1000u;
   template <class V>
   static TSE_HOST_DEVICE V on_grid(V r) {
-    const V a = vabs(r);
-    return vselect(vlt(a, V(0x1p-14f)), a + V(0x1p-14f), a);
+    return vselect(vlt(r, V(0x1p-14f)), r + V(0x1p-14f), r);
   }
 };
 // sigmoid_half_formula is within 2.6 float ULP of sigmoid on every 16-bit input, and adding

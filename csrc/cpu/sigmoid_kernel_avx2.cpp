@@ -187,7 +187,7 @@ inline LaneMask32 half_backward_unsafe(F32x8 y, F32x8 p, F32x8 r) {
   const __m256 e = _mm256_fnmadd_ps(p.v, y.v, _mm256_sub_ps(p.v, r.v));
   const __m256i inexact = _mm256_castps_si256(_mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_NEQ_UQ));
   // On float16's grid below 2^-14 the shift may round, which only adds lanes.
-  const __m256i low = _mm256_and_si256(_mm256_castps_si256(Grid::on_grid(r).v),
+  const __m256i low = _mm256_and_si256(_mm256_castps_si256(Grid::on_grid(vabs(r)).v),
                                        _mm256_set1_epi32(static_cast<int32_t>(Grid::kLowMask)));
   const __m256i midpoint =
       _mm256_cmpeq_epi32(low, _mm256_set1_epi32(static_cast<int32_t>(Grid::kMidpoint)));

@@ -55,8 +55,9 @@ inline Pair<V> vadd_exponent(Pair<V> q, Pair<V> e) {
 //
 // Where an Io rounds correctly, a few lanes need an exact path after the formula. The loops'
 // hot step computes a pair without it (forward2_raw, backward2_raw, or forward_fast and
-// unsettled2) and learns whether any lane needs it; such pairs are computed again, settled, by
-// forward2_settled and backward2 once the block is done (see Unsettled).
+// unsettled2) and learns whether any lane needs it; such pairs are settled by forward2_settled
+// (from the inputs and that result) and backward2 (again from the inputs) once the block is
+// done (see Unsettled).
 template <class Io, class S, class V, int W>
 struct TwoVectors {
   static Pair<V> load2(const S* p) { return {Io::load(p), Io::load(p + W)}; }
@@ -71,10 +72,8 @@ struct TwoVectors {
   // lanes that need it (correct rounding), here nothing.
   static V finish(V, V r) { return r; }
   static Pair<V> finish2(Pair<V>, Pair<V> r) { return r; }
-  // Whether finish2 would change a lane of r, for any r = forward(x), and for one from
-  // forward_fast.
+  // Whether finish2 would change a lane of r (from forward or forward_fast).
   static bool unsettled2(Pair<V>, Pair<V>) { return false; }
-  static bool fast_unsettled2(Pair<V> x, Pair<V> r) { return Io::unsettled2(x, r); }
   // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
   // checks for rare values can leave that check to backward2_raw's flags where they imply it.
   static void store2_fast(S* p, Pair<V> v) { Io::store2(p, v); }
@@ -83,17 +82,15 @@ struct TwoVectors {
     unsettled = Io::unsettled2(x, r);
     return r;
   }
-  static Pair<V> forward2_settled(Pair<V> x) {
-    return Io::finish2(x, Pair<V>(Io::forward(x.a), Io::forward(x.b)));
-  }
+  static Pair<V> forward2_settled(Pair<V> x, Pair<V> r) { return Io::finish2(x, r); }
   static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
     unsettled = false;
     return Io::backward2(g, y);
   }
 };
 
-// The pairs of a block whose lanes need the exact path: their offsets and inputs, saved
-// because an in-place call overwrites them. The hot loop only records them, so that it makes
+// The pairs of a block whose lanes need the exact path: their offsets and inputs (the forward's
+// also its result), saved because an in-place call overwrites them. The hot loop only records them, so that it makes
 // no call: a call clobbers every vector register, and the loop would then reload its constants
 // and spill its values on every step. A block is at most kCapacity pairs.
 template <class V, int kInputs>
@@ -102,11 +99,6 @@ struct Unsettled {
   int count = 0;
   int64_t at[kCapacity];
   Pair<V> in[kCapacity][kInputs];
-  void add(int64_t i, Pair<V> a) {
-    at[count] = i;
-    in[count][0] = a;
-    ++count;
-  }
   void add(int64_t i, Pair<V> a, Pair<V> b) {
     at[count] = i;
     in[count][0] = a;
@@ -117,9 +109,9 @@ struct Unsettled {
 
 template <class Io>
 [[gnu::noinline, gnu::cold]] void settle_forward(typename Io::Storage* y,
-                                                  Unsettled<typename Io::V, 1>& u) {
+                                                  Unsettled<typename Io::V, 2>& u) {
   for (int k = 0; k < u.count; ++k) {
-    Io::store2(y + u.at[k], Io::forward2_settled(u.in[k][0]));
+    Io::store2(y + u.at[k], Io::forward2_settled(u.in[k][0], u.in[k][1]));
   }
   u.count = 0;
 }
@@ -165,8 +157,8 @@ V settle_lanes(V a, V b, V r, unsigned lanes, F exact) {
 // forward_fast's range, |x| <= bound, where forward_fast gives forward's result for less (for
 // the 16-bit types, a float that rounds to the same 16-bit value once settled); fast_range4
 // says it for two pairs (used where Vec::kQuads), on the bits (vall_abs_le). NaN is never in
-// range. float32 and float64: |x| <= C::kExactX and sigmoid_formula_mid; bfloat16: the same
-// range and the cheaper sigmoid_half_formula_mid; float16: |x| <= 9.5.
+// range. float32 and float64: |x| <= C::kExactX and sigmoid_formula_mid; float16 and
+// bfloat16: the same range and the cheaper sigmoid_half_formula_mid.
 template <class V, class Traits>
 struct FastPath {
   static bool fast_range(Pair<V> x) {
@@ -197,10 +189,6 @@ struct HalfRange {
   static T formula(T x) {
     return sigmoid_half_formula_mid(x);
   }
-};
-// float16's: sigmoid(-9.5) is above 2^-14 by 5%, so results are never float16 subnormals.
-struct Float16Range : HalfRange {
-  static constexpr float kBound = 9.5f;
 };
 
 // How a storage type is loaded into, computed in and stored from registers. `Vec` provides
@@ -267,7 +255,7 @@ struct Float32CorrectIo : Float32Io<Vec> {
   static Pair<V> backward2(Pair<V> g, Pair<V> y) {
     return {backward(g.a, y.a), backward(g.b, y.b)};
   }
-  static Pair<V> forward2_settled(Pair<V> x) { return {forward(x.a), forward(x.b)}; }
+  static Pair<V> forward2_settled(Pair<V> x, Pair<V>) { return {forward(x.a), forward(x.b)}; }
   template <class T = V, IfVector<T> = 0>
   static V backward_raw(V g, V y, unsigned& lanes) {
     VD g0, g1, y0, y1;
@@ -346,11 +334,15 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
     const auto near = near_half_midpoint<Grid>(r, kHalfForwardWindow);
     if constexpr (requires(typename Vec::VD d) { Vec::narrow_odd(d, d); }) {
       // sigmoid_half_settle on every lane, in double lanes: less than one lane's scalar path.
-      typename Vec::VD x0, x1;
+      // (sigmoid_formula_mid gives sigmoid_formula's bits in its range.)
+      using VD = typename Vec::VD;
+      const auto formula = [](VD v) {
+        return vall_le(vabs(v), VD(F64Consts::kExactX)) ? sigmoid_formula_mid<F64Consts>(v)
+                                                        : sigmoid_formula<F64Consts>(v);
+      };
+      VD x0, x1;
       Vec::widen(x, x0, x1);
-      return vselect(near, Vec::narrow_odd(sigmoid_formula<F64Consts>(x0),
-                                           sigmoid_formula<F64Consts>(x1)),
-                     r);
+      return vselect(near, Vec::narrow_odd(formula(x0), formula(x1)), r);
     } else {
       return settle_lanes<Vec>(x, x, r, vmask_bits(near),
                                [](float xi, float) { return sigmoid_half_settle(xi); });
@@ -366,14 +358,6 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   static bool unsettled2(Pair<V>, Pair<V> r) {
     return vmask_bits(near_half_midpoint<Grid>(r.a, kHalfForwardWindow) |
                       near_half_midpoint<Grid>(r.b, kHalfForwardWindow)) != 0;
-  }
-  // forward_fast's results are normal and, for float16, at least 2^-14 (Float16Range), where
-  // the 16-bit grid is float's own: no need of Grid::on_grid.
-  static bool fast_unsettled2(Pair<V>, Pair<V> r) {
-    const auto near = [](V v) {
-      return vnear_pattern(v, Grid::kLowMask, Grid::kMidpoint, kHalfForwardWindow);
-    };
-    return vmask_bits(near(r.a) | near(r.b)) != 0;
   }
   static Pair<V> finish2(Pair<V> x, Pair<V> r) { return {finish(x.a, r.a), finish(x.b, r.b)}; }
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
@@ -404,7 +388,7 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
 
 template <class Vec>
 struct Float16Io : HalfRounding<Float16Io<Vec>, Vec, Float16Grid>,
-                   FastPath<typename Vec::VF, Float16Range> {
+                   FastPath<typename Vec::VF, HalfRange> {
   using VecType = Vec;
   using Storage = uint16_t;
   using Consts = F32Consts;
@@ -441,8 +425,8 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
     int64_t i = 0;
     if constexpr (W > 1) {
       using V = typename Io::V;
-      Unsettled<V, 1> unsettled;
-      constexpr int64_t kBlock = Unsettled<V, 1>::kCapacity * 2 * W;
+      Unsettled<V, 2> unsettled;
+      constexpr int64_t kBlock = Unsettled<V, 2>::kCapacity * 2 * W;
       while (i + 2 * W <= n) {
         const int64_t block_end = i + std::min<int64_t>((n - i) / (2 * W) * (2 * W), kBlock);
         // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
@@ -460,8 +444,8 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
               const Pair<Pair<V>> r = Io::forward_fast(Pair<Pair<V>>(v, w));
               ra = r.a;
               rb = r.b;
-              ua = Io::fast_unsettled2(v, ra);
-              ub = Io::fast_unsettled2(w, rb);
+              ua = Io::unsettled2(v, ra);
+              ub = Io::unsettled2(w, rb);
               Io::store2_fast(y + i, ra);
               Io::store2_fast(y + i + 2 * W, rb);
             } else {
@@ -471,8 +455,8 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
               Io::store2(y + i + 2 * W, rb);
             }
             if (__builtin_expect(ua | ub, 0)) {
-              if (ua) unsettled.add(i, v);
-              if (ub) unsettled.add(i + 2 * W, w);
+              if (ua) unsettled.add(i, v, ra);
+              if (ub) unsettled.add(i + 2 * W, w, rb);
             }
           }
         }
@@ -482,14 +466,14 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
           bool u;
           if (__builtin_expect(Io::fast_range(v), 1)) {
             r = Io::forward_fast(v);
-            u = Io::fast_unsettled2(v, r);
+            u = Io::unsettled2(v, r);
             Io::store2_fast(y + i, r);
           } else {
             r = Io::forward2_raw(v, u);
             Io::store2(y + i, r);
           }
           if (__builtin_expect(u, 0)) {
-            unsettled.add(i, v);
+            unsettled.add(i, v, r);
           }
         }
         if (unsettled.count != 0) {
