@@ -69,19 +69,21 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
     const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.b.v, v.a.v));
     _mm512_storeu_si512(p, _mm512_permutexvar_epi64(kPairOrder(), both));
   }
-  // HalfRounding's, with the lanes to settle found by vfpclassps: p subnormal, infinite or NaN
-  // (one instruction where half_backward_unsafe takes five), y > 1 or NaN, and a subnormal
-  // result, which vcvtne2ps2bf16 would flush.
+  // HalfRounding's, with the lanes to settle found by vfpclassps on the result: subnormal
+  // (which vcvtne2ps2bf16 would flush), infinite or NaN; and y > 1 or NaN. That covers p:
+  // infinite or NaN makes r so, and where y <= 1, a product p that may be inexact (below
+  // 2^-134, where its 16 significant bits reach under float's last subnormal bit) makes r
+  // subnormal, since |r| <= 2 |p| for -1 <= y <= 1 and |y| >= 1 leaves p exact.
   static Pair<F32x16> backward2_raw(Pair<F32x16> g, Pair<F32x16> y, bool& unsettled) {
     const Pair<F32x16> p{g.a * y.a, g.b * y.b};
     const Pair<F32x16> r{half_backward_formula<BFloat16Grid>(p.a, y.a),
                          half_backward_formula<BFloat16Grid>(p.b, y.b)};
-    const auto unsafe = [](F32x16 pv, F32x16 yv, F32x16 rv) {
+    const auto unsafe = [](F32x16 yv, F32x16 rv) {
       constexpr int kNotNormal = 0x20 | 0x01 | 0x80 | 0x08 | 0x10;  // subnormal, NaN, inf
-      return _mm512_fpclass_ps_mask(pv.v, kNotNormal) | _mm512_fpclass_ps_mask(rv.v, 0x20) |
+      return _mm512_fpclass_ps_mask(rv.v, kNotNormal) |
              _mm512_cmpgt_epi32_mask(_mm512_castps_si512(yv.v), _mm512_set1_epi32(kBitsOne));
     };
-    unsettled = (unsafe(p.a, y.a, r.a) | unsafe(p.b, y.b, r.b)) != 0;
+    unsettled = (unsafe(y.a, r.a) | unsafe(y.b, r.b)) != 0;
     return r;
   }
   // A function, not a captureless lambda: GCC compiles such a lambda's function-pointer thunk
