@@ -74,9 +74,6 @@ struct TwoVectors {
   static Pair<V> finish2(Pair<V>, Pair<V> r) { return r; }
   // Whether finish2 would change a lane of r (from forward or forward_fast).
   static bool unsettled2(Pair<V>, Pair<V>) { return false; }
-  // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
-  // checks for rare values can leave that check to backward2_raw's flags where they imply it.
-  static void store2_fast(S* p, Pair<V> v) { Io::store2(p, v); }
   static Pair<V> forward2_raw(Pair<V> x, bool& unsettled) {
     const Pair<V> r(Io::forward(x.a), Io::forward(x.b));
     unsettled = Io::unsettled2(x, r);
@@ -89,10 +86,11 @@ struct TwoVectors {
   }
 };
 
-// The pairs of a block whose lanes need the exact path: their offsets and inputs (the forward's
-// also its result), saved because an in-place call overwrites them. The hot loop only records them, so that it makes
-// no call: a call clobbers every vector register, and the loop would then reload its constants
-// and spill its values on every step. A block is at most kCapacity pairs.
+// The pairs of a block whose lanes need the exact path: their offsets and inputs (and the
+// forward's result), saved because an in-place call overwrites them. The hot loop only records
+// them, so that it makes no call: a call clobbers every vector register, and the loop would
+// then reload its constants and spill its values on every step. A block is at most kCapacity
+// pairs.
 template <class V, int kInputs>
 struct Unsettled {
   static constexpr int kCapacity = 64;
@@ -106,6 +104,19 @@ struct Unsettled {
     ++count;
   }
 };
+
+// The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
+// checks for rare values can define store2_fast to leave that check to backward2_raw's flags,
+// where they imply it. (Not a TwoVectors default, which would call its Io's store2, not that of
+// an Io derived from it, such as StreamingIo.)
+template <class Io, class S, class V>
+void store2_fast(S* p, Pair<V> v) {
+  if constexpr (requires { Io::store2_fast(p, v); }) {
+    Io::store2_fast(p, v);
+  } else {
+    Io::store2(p, v);
+  }
+}
 
 template <class Io>
 [[gnu::noinline, gnu::cold]] void settle_forward(typename Io::Storage* y,
@@ -431,7 +442,7 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
         const int64_t block_end = i + std::min<int64_t>((n - i) / (2 * W) * (2 * W), kBlock);
         // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
         // busy. When every lane is in forward_fast's range, which is nearly always, it gives
-        // the same bits as forward for less; one branch per step decides.
+        // forward's result for less; one branch per step decides.
         if constexpr (Io::VecType::kQuads) {
           // Four vectors per step where there are registers for it (AVX-512's 32): one range
           // check for all four, and four chains interleaved.
@@ -446,8 +457,8 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
               rb = r.b;
               ua = Io::unsettled2(v, ra);
               ub = Io::unsettled2(w, rb);
-              Io::store2_fast(y + i, ra);
-              Io::store2_fast(y + i + 2 * W, rb);
+              store2_fast<Io>(y + i, ra);
+              store2_fast<Io>(y + i + 2 * W, rb);
             } else {
               ra = Io::forward2_raw(v, ua);
               rb = Io::forward2_raw(w, ub);
@@ -467,7 +478,7 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
           if (__builtin_expect(Io::fast_range(v), 1)) {
             r = Io::forward_fast(v);
             u = Io::unsettled2(v, r);
-            Io::store2_fast(y + i, r);
+            store2_fast<Io>(y + i, r);
           } else {
             r = Io::forward2_raw(v, u);
             Io::store2(y + i, r);
@@ -516,7 +527,7 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
           const Pair<V> gv = Io::load2(g + i);
           const Pair<V> yv = Io::load2(yy + i);
           bool u;
-          Io::store2_fast(o + i, Io::backward2_raw(gv, yv, u));
+          store2_fast<Io>(o + i, Io::backward2_raw(gv, yv, u));
           if (__builtin_expect(u, 0)) {
             unsettled.add(i, gv, yv);
           }
