@@ -204,9 +204,13 @@ struct HalfRange {
 
 // How a storage type is loaded into, computed in and stored from registers. `Vec` provides
 // the vector types: VF (float lanes), VD (double lanes), their widths and the conversions.
-template <class Vec>
-struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWidthF>,
-                   FastPath<typename Vec::VF, ExactRange<F32Consts>> {
+// Self, where given, is an Io derived from this one (Float32CorrectIo), whose functions
+// TwoVectors' defaults must then call.
+template <class Vec, class Self = void>
+struct Float32Io
+    : TwoVectors<std::conditional_t<std::is_void_v<Self>, Float32Io<Vec>, Self>, float,
+                 typename Vec::VF, Vec::kWidthF>,
+      FastPath<typename Vec::VF, ExactRange<F32Consts>> {
   using VecType = Vec;
   using Storage = float;
   using Consts = F32Consts;
@@ -242,7 +246,7 @@ struct Float32Io : TwoVectors<Float32Io<Vec>, float, typename Vec::VF, Vec::kWid
 // float32 with rounding="correct": sigmoid_correct, in double lanes (sigmoid_formula, the
 // float64 kernel's), each lane near a float midpoint settled by sigmoid_settle.
 template <class Vec>
-struct Float32CorrectIo : Float32Io<Vec> {
+struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
   using V = typename Vec::VF;
   using VD = typename Vec::VD;
   static bool fast_range(Pair<V>) { return false; }
@@ -262,10 +266,7 @@ struct Float32CorrectIo : Float32Io<Vec> {
     }
     return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) { return backward(gi, yi); });
   }
-  // TwoVectors' defaults would call Float32Io's formulas (its Io is Float32Io).
-  static Pair<V> backward2(Pair<V> g, Pair<V> y) {
-    return {backward(g.a, y.a), backward(g.b, y.b)};
-  }
+  // forward settles its own lanes (their test needs the double lanes).
   static Pair<V> forward2_settled(Pair<V> x, Pair<V>) { return {forward(x.a), forward(x.b)}; }
   template <class T = V, IfVector<T> = 0>
   static V backward_raw(V g, V y, unsigned& lanes) {
