@@ -91,12 +91,12 @@ struct TwoVectors {
 // them, so that it makes no call: a call clobbers every vector register, and the loop would
 // then reload its constants and spill its values on every step. A block is at most kCapacity
 // pairs.
-template <class V, int kInputs>
+template <class V>
 struct Unsettled {
   static constexpr int kCapacity = 64;
   int count = 0;
   int64_t at[kCapacity];
-  Pair<V> in[kCapacity][kInputs];
+  Pair<V> in[kCapacity][2];
   void add(int64_t i, Pair<V> a, Pair<V> b) {
     at[count] = i;
     in[count][0] = a;
@@ -118,20 +118,18 @@ void store2_fast(S* p, Pair<V> v) {
   }
 }
 
-template <class Io>
-[[gnu::noinline, gnu::cold]] void settle_forward(typename Io::Storage* y,
-                                                  Unsettled<typename Io::V, 2>& u) {
+// Stores each noted pair settled: forward2_settled(x, r) for the forward, backward2(g, y) for
+// the backward.
+template <class Io, bool kForward>
+[[gnu::noinline, gnu::cold]] void settle_noted(typename Io::Storage* out,
+                                               Unsettled<typename Io::V>& u) {
   for (int k = 0; k < u.count; ++k) {
-    Io::store2(y + u.at[k], Io::forward2_settled(u.in[k][0], u.in[k][1]));
-  }
-  u.count = 0;
-}
-
-template <class Io>
-[[gnu::noinline, gnu::cold]] void settle_backward(typename Io::Storage* out,
-                                                   Unsettled<typename Io::V, 2>& u) {
-  for (int k = 0; k < u.count; ++k) {
-    Io::store2(out + u.at[k], Io::backward2(u.in[k][0], u.in[k][1]));
+    const Pair<typename Io::V>* in = u.in[k];
+    if constexpr (kForward) {
+      Io::store2(out + u.at[k], Io::forward2_settled(in[0], in[1]));
+    } else {
+      Io::store2(out + u.at[k], Io::backward2(in[0], in[1]));
+    }
   }
   u.count = 0;
 }
@@ -437,8 +435,8 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
     int64_t i = 0;
     if constexpr (W > 1) {
       using V = typename Io::V;
-      Unsettled<V, 2> unsettled;
-      constexpr int64_t kBlock = Unsettled<V, 2>::kCapacity * 2 * W;
+      Unsettled<V> unsettled;
+      constexpr int64_t kBlock = Unsettled<V>::kCapacity * 2 * W;
       while (i + 2 * W <= n) {
         const int64_t block_end = i + std::min<int64_t>((n - i) / (2 * W) * (2 * W), kBlock);
         // Two vectors per step: the formula is a long dependency chain, two keep the FMA units
@@ -489,7 +487,7 @@ void forward_loop(char* out, const char* in, int64_t out_stride, int64_t in_stri
           }
         }
         if (unsettled.count != 0) {
-          settle_forward<Io>(y, unsettled);
+          settle_noted<Io, true>(y, unsettled);
         }
       }
       for (; i + W <= n; i += W) {
@@ -520,8 +518,8 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
     int64_t i = 0;
     if constexpr (W > 1) {
       using V = typename Io::V;
-      Unsettled<V, 2> unsettled;
-      constexpr int64_t kBlock = Unsettled<V, 2>::kCapacity * 2 * W;
+      Unsettled<V> unsettled;
+      constexpr int64_t kBlock = Unsettled<V>::kCapacity * 2 * W;
       while (i + 2 * W <= n) {
         const int64_t block_end = i + std::min<int64_t>((n - i) / (2 * W) * (2 * W), kBlock);
         for (; i < block_end; i += 2 * W) {
@@ -534,7 +532,7 @@ void backward_loop(char* out, const char* grad, const char* y, int64_t out_strid
           }
         }
         if (unsettled.count != 0) {
-          settle_backward<Io>(o, unsettled);
+          settle_noted<Io, false>(o, unsettled);
         }
       }
       for (; i + W <= n; i += W) {
