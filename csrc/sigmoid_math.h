@@ -628,6 +628,7 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
 // sign, and r rounded to odd with it rounds as R does; elsewhere that step cannot change the
 // 16-bit result (an odd float is no midpoint). The result: a float that rounds to nearest even
 // to the correctly rounded 16-bit value, with p's sign (1 - y >= +0), a zero result's too.
+// (Grid is for the AVX-512 and AVX2 overloads, which round differently.)
 template <class Grid, class V>
 TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
   const V minus_p = V(0.0f) - p;

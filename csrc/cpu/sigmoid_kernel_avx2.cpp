@@ -172,11 +172,11 @@ inline F64x4 vround_to_odd(F64x4 h, F64x4 l) {
 }
 
 // The 16-bit backward without directed rounding: r = p - p y rounded once (the exact value R
-// rounded to float), with p's sign (an or sets it: for y <= 1, r has it or is +0). r rounds to
-// 16 bits as R does unless r is exactly a 16-bit midpoint and R is not r; half_backward_unsafe
+// rounded to float), with p's sign (an or sets it: for |y| <= 1, r has it or is +0). r rounds
+// to 16 bits as R does unless r is exactly a 16-bit midpoint and R is not r; half_backward_unsafe
 // flags those lanes, which the settling path rounds exactly. The residual p - r - p y, exact
-// for 0 <= y <= 1 where p y does not underflow (as in half_backward_formula), says whether R
-// is r. This takes fewer operations than rounding r to odd in every lane.
+// for |y| <= 1 where p y does not underflow (as in half_backward_formula), says whether R is r.
+// This takes fewer operations than rounding r to odd in every lane.
 template <class Grid>
 inline F32x8 half_backward_formula(F32x8 p, F32x8 y) {
   const __m256 r = _mm256_fnmadd_ps(p.v, y.v, p.v);
@@ -185,18 +185,15 @@ inline F32x8 half_backward_formula(F32x8 p, F32x8 y) {
 template <class Grid>
 inline LaneMask32 half_backward_unsafe(F32x8 y, F32x8 p, F32x8 r) {
   const __m256 e = _mm256_fnmadd_ps(p.v, y.v, _mm256_sub_ps(p.v, r.v));
-  const __m256i inexact = _mm256_castps_si256(_mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+  const __m256i inexact =
+      _mm256_castps_si256(_mm256_cmp_ps(e, _mm256_setzero_ps(), _CMP_NEQ_UQ));
   // On float16's grid below 2^-14 the shift may round, which only adds lanes.
   const __m256i low = _mm256_and_si256(_mm256_castps_si256(Grid::on_grid(vabs(r)).v),
                                        _mm256_set1_epi32(static_cast<int32_t>(Grid::kLowMask)));
   const __m256i midpoint =
       _mm256_cmpeq_epi32(low, _mm256_set1_epi32(static_cast<int32_t>(Grid::kMidpoint)));
-  // y > 1 or NaN: its bits above 1's as signed integers.
-  const LaneMask32 outside =
-      LaneMask32{_mm256_and_si256(midpoint, inexact)} |
-      LaneMask32{_mm256_cmpgt_epi32(_mm256_castps_si256(y.v),
-                                    _mm256_set1_epi32(static_cast<int32_t>(kBitsOne)))} |
-      vabs_above(r, kBitsMaxFloat);
+  const LaneMask32 outside = LaneMask32{_mm256_and_si256(midpoint, inexact)} |
+                             vabs_above(y, kBitsOne) | vabs_above(r, kBitsMaxFloat);
   if constexpr (Grid::kProductMayUnderflow) {
     return outside | vabs_below_nonzero(vmin(vabs(r), vabs(y)), 0x21800000u);  // 2^-60
   } else {

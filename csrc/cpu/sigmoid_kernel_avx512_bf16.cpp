@@ -45,7 +45,7 @@ struct Avx512Bf16Vec : Avx512Vec {
 //   NaN lane takes the portable rounding instead, on the same lanes, with the NaN made
 //   canonical; packing 32-bit lanes to 16 (vpackusdw) undoes the interleaving by itself.
 struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
-  static __m512i kPairOrder() { return _mm512_set_epi64(7, 3, 6, 2, 5, 1, 4, 0); }
+  static __m512i pair_order() { return _mm512_set_epi64(7, 3, 6, 2, 5, 1, 4, 0); }
   static Pair<F32x16> load2(const uint16_t* p) {
     const __m512i w = _mm512_loadu_si512(p);
     const __m512i zero = _mm512_setzero_si512();
@@ -63,11 +63,11 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
     _mm512_storeu_si512(p, _mm512_packus_epi32(canonical_bits(v.a), canonical_bits(v.b)));
   }
   // The hot loops' store needs no check: forward_fast's results are normal, and
-  // backward2_raw flags the lanes whose result is subnormal (or whose p is not normal, which
-  // covers NaN and infinite results), for the settling path to store with store2.
+  // backward2_raw flags the lanes whose result is subnormal, infinite or NaN, for the settling
+  // path to store with store2.
   static void store2_fast(uint16_t* p, Pair<F32x16> v) {
     const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v.b.v, v.a.v));
-    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(kPairOrder(), both));
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(pair_order(), both));
   }
   // HalfRounding's, with the lanes to settle found by vfpclassps on the result: subnormal
   // (which vcvtne2ps2bf16 would flush), infinite or NaN; and y > 1 or NaN. That covers p:
