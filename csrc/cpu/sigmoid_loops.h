@@ -105,13 +105,23 @@ struct Unsettled {
   }
 };
 
+// Whether T has a member named store2_fast, and narrow_odd (C++17: torch 2.10 builds with it).
+template <class T, class = void>
+struct HasStore2Fast : std::false_type {};
+template <class T>
+struct HasStore2Fast<T, std::void_t<decltype(&T::store2_fast)>> : std::true_type {};
+template <class T, class = void>
+struct HasNarrowOdd : std::false_type {};
+template <class T>
+struct HasNarrowOdd<T, std::void_t<decltype(&T::narrow_odd)>> : std::true_type {};
+
 // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
 // checks for rare values can define store2_fast to leave that check to backward2_raw's flags,
 // where they imply it. (Not a TwoVectors default, which would call its Io's store2, not that of
 // an Io derived from it, such as StreamingIo.)
 template <class Io, class S, class V>
 void store2_fast(S* p, Pair<V> v) {
-  if constexpr (requires { Io::store2_fast(p, v); }) {
+  if constexpr (HasStore2Fast<Io>::value) {
     Io::store2_fast(p, v);
   } else {
     Io::store2(p, v);
@@ -342,7 +352,7 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   static T forward(T x) { return sigmoid_half_formula(x); }
   static V settle(V x, V r) {
     const auto near = near_half_midpoint<Grid>(r, kHalfForwardWindow);
-    if constexpr (requires(typename Vec::VD d) { Vec::narrow_odd(d, d); }) {
+    if constexpr (HasNarrowOdd<Vec>::value) {
       // sigmoid_half_settle on every lane, in double lanes: less than one lane's scalar path.
       // (sigmoid_formula_mid gives sigmoid_formula's bits in its range.)
       using VD = typename Vec::VD;
