@@ -50,14 +50,14 @@ inline Pair<V> vadd_exponent(Pair<V> q, Pair<V> e) {
 }
 
 // The loops' unit is two vectors. By default they are loaded, computed and stored one by one;
-// an Io can override load2, store2 and backward2 to work on both at once (the avx512_bf16
+// an Io can override load2, store2 and backward2_raw to work on both at once (the avx512_bf16
 // variant's bfloat16 does), as long as lane i of the pair still ends up as element i.
 //
 // Where an Io rounds correctly, a few lanes need an exact path after the formula. The loops'
-// hot step computes a pair without it (forward2_raw, backward2_raw, or forward_fast and
-// unsettled2) and learns whether any lane needs it; such pairs are settled by forward2_settled
-// (from the inputs and that result) and backward2 (again from the inputs) once the block is
-// done (see Unsettled).
+// hot step computes a pair without it (forward2_raw, backward2_raw from each vector's
+// backward_raw, or forward_fast and unsettled2) and learns whether any lane needs it; such
+// pairs are settled by forward2_settled (from the inputs and that result) and backward2 (again
+// from the inputs) once the block is done (see Unsettled).
 template <class Io, class S, class V, int W>
 struct TwoVectors {
   static Pair<V> load2(const S* p) { return {Io::load(p), Io::load(p + W)}; }
@@ -80,9 +80,16 @@ struct TwoVectors {
     return r;
   }
   static Pair<V> forward2_settled(Pair<V> x, Pair<V> r) { return Io::finish2(x, r); }
+  // The backward without its settling step, and the lanes that need it (none by default).
+  static V backward_raw(V g, V y, unsigned& lanes) {
+    lanes = 0;
+    return Io::backward(g, y);
+  }
   static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
-    unsettled = false;
-    return Io::backward2(g, y);
+    unsigned la, lb;
+    const Pair<V> r(Io::backward_raw(g.a, y.a, la), Io::backward_raw(g.b, y.b, lb));
+    unsettled = (la | lb) != 0;
+    return r;
   }
 };
 
@@ -234,20 +241,20 @@ struct Float32Io
   // the correctly rounded scalar path.
   static float backward(float g, float y) { return sigmoid_backward_faithful(g, y); }
   template <class T = V, IfVector<T> = 0>
+  static V backward_raw(V g, V y, unsigned& lanes) {
+    lanes = vmask_bits(float_backward_outside(g, y));
+    return sigmoid_backward_float_formula(g, y);
+  }
+  template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    const V r = sigmoid_backward_float_formula(g, y);
-    const unsigned lanes = vmask_bits(float_backward_outside(g, y));
+    unsigned lanes;
+    const V r = backward_raw(g, y, lanes);
     if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
     return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) {
       return static_cast<float>(sigmoid_backward_correct(gi, yi));
     });
-  }
-  template <class T = V, IfVector<T> = 0>
-  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
-    unsettled = vmask_bits(float_backward_outside(g.a, y.a) | float_backward_outside(g.b, y.b));
-    return {sigmoid_backward_float_formula(g.a, y.a), sigmoid_backward_float_formula(g.b, y.b)};
   }
 };
 
@@ -283,13 +290,6 @@ struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
     Vec::widen(y, y0, y1);
     lanes = vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
     return Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
-  }
-  template <class T = V, IfVector<T> = 0>
-  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
-    unsigned la, lb;
-    const Pair<V> r(backward_raw(g.a, y.a, la), backward_raw(g.b, y.b, lb));
-    unsettled = (la | lb) != 0;
-    return r;
   }
   static VD forward_double(VD x) {
     return vall_le(vabs(x), VD(F64Consts::kExactX)) ? sigmoid_formula_mid<F64Consts>(x)
@@ -381,28 +381,23 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   }
   static Pair<V> finish2(Pair<V> x, Pair<V> r) { return {finish(x.a, r.a), finish(x.b, r.b)}; }
   static float backward(float g, float y) { return sigmoid_backward_half_correct<Grid>(g, y); }
-  static V settle_backward(V g, V y, V p, V r) {
-    return settle_lanes<Vec>(g, y, r, vmask_bits(half_backward_unsafe<Grid>(y, p, r)),
-                             [](float gi, float yi) {
-                               return round_to_odd_float(sigmoid_backward_correct(gi, yi));
-                             });
+  template <class T = V, IfVector<T> = 0>
+  static V backward_raw(V g, V y, unsigned& lanes) {
+    const V p = g * y;
+    const V r = half_backward_formula<Grid>(p, y);
+    lanes = vmask_bits(half_backward_unsafe<Grid>(y, p, r));
+    return r;
   }
   template <class T = V, IfVector<T> = 0>
   static V backward(V g, V y) {
-    const V p = g * y;
-    const V r = half_backward_formula<Grid>(p, y);
-    if (__builtin_expect(vmask_bits(half_backward_unsafe<Grid>(y, p, r)) == 0, 1)) {
+    unsigned lanes;
+    const V r = backward_raw(g, y, lanes);
+    if (__builtin_expect(lanes == 0, 1)) {
       return r;
     }
-    return settle_backward(g, y, p, r);
-  }
-  template <class T = V, IfVector<T> = 0>
-  static Pair<V> backward2_raw(Pair<V> g, Pair<V> y, bool& unsettled) {
-    const Pair<V> p{g.a * y.a, g.b * y.b};
-    const Pair<V> r{half_backward_formula<Grid>(p.a, y.a), half_backward_formula<Grid>(p.b, y.b)};
-    unsettled = vmask_bits(half_backward_unsafe<Grid>(y.a, p.a, r.a) |
-                           half_backward_unsafe<Grid>(y.b, p.b, r.b)) != 0;
-    return r;
+    return settle_lanes<Vec>(g, y, r, lanes, [](float gi, float yi) {
+      return round_to_odd_float(sigmoid_backward_correct(gi, yi));
+    });
   }
 };
 
