@@ -112,7 +112,8 @@ struct Unsettled {
   }
 };
 
-// Whether T has a member named store2_fast, and narrow_odd (C++17: torch 2.10 builds with it).
+// Whether T has a member named store2_fast, narrow_odd, sigmoid_mid (C++17: torch 2.10 builds
+// with it).
 template <class T, class = void>
 struct HasStore2Fast : std::false_type {};
 template <class T>
@@ -121,6 +122,10 @@ template <class T, class = void>
 struct HasNarrowOdd : std::false_type {};
 template <class T>
 struct HasNarrowOdd<T, std::void_t<decltype(&T::narrow_odd)>> : std::true_type {};
+template <class T, class = void>
+struct HasSigmoidMid : std::false_type {};
+template <class T>
+struct HasSigmoidMid<T, std::void_t<decltype(&T::sigmoid_mid)>> : std::true_type {};
 
 // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
 // checks for rare values can define store2_fast to leave that check to backward2_raw's flags,
@@ -291,18 +296,32 @@ struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
     lanes = vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
     return Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
   }
-  static VD forward_double(VD x) {
-    return vall_le(vabs(x), VD(F64Consts::kExactX)) ? sigmoid_formula_mid<F64Consts>(x)
-                                                    : sigmoid_formula<F64Consts>(x);
-  }
+  // The double result and the lanes near a float midpoint. Where every |x| <= 35, results are
+  // normal floats (>= 2^-51), so the test needs no float_grid, and a Vec may bring its own
+  // formula for that range (sigmoid_mid, AVX-512's), with the window its error needs.
   template <class T = V, IfVector<T> = 0>
   static V forward_raw(V x, unsigned& lanes) {
+    constexpr int kW = Vec::kWidthD;
     VD x0, x1;
     Vec::widen(x, x0, x1);
-    const VD y0 = forward_double(x0);
-    const VD y1 = forward_double(x1);
-    lanes =
-        vmask_bits(near_float_midpoint(y0)) | (vmask_bits(near_float_midpoint(y1)) << Vec::kWidthD);
+    VD y0, y1;
+    if (vall_le(vabs(x), V(static_cast<float>(F64Consts::kExactX)))) {
+      uint64_t window = kFloatWindow;
+      if constexpr (HasSigmoidMid<Vec>::value) {
+        y0 = Vec::sigmoid_mid(x0);
+        y1 = Vec::sigmoid_mid(x1);
+        window = Vec::kMidWindow;
+      } else {
+        y0 = sigmoid_formula_mid<F64Consts>(x0);
+        y1 = sigmoid_formula_mid<F64Consts>(x1);
+      }
+      lanes = vmask_bits(near_normal_float_midpoint(y0, window)) |
+              (vmask_bits(near_normal_float_midpoint(y1, window)) << kW);
+    } else {
+      y0 = sigmoid_formula<F64Consts>(x0);
+      y1 = sigmoid_formula<F64Consts>(x1);
+      lanes = vmask_bits(near_float_midpoint(y0)) | (vmask_bits(near_float_midpoint(y1)) << kW);
+    }
     return Vec::narrow(y0, y1);
   }
   template <class T = V, IfVector<T> = 0>

@@ -233,6 +233,39 @@ struct Avx512Vec {
     return _mm512_castsi512_ps(_mm512_mask_or_epi32(bits, inexact, bits, _mm512_set1_epi32(1)));
   }
   static void store_f64(double* p, F64x8 v) { _mm512_storeu_pd(p, v.v); }
+  // sigmoid(x) in double for |x| <= F64Consts::kExactX, for the exact float32 mode, which
+  // needs about 40 bits, not sigmoid_formula_mid's 52: e^-x = 2^(-k/16) e^-r with
+  // k = round(16 x / ln 2) and |r| <= ln2/32, where e^-r takes a degree-5 polynomial in place of
+  // degree 11. With k = 16 m + j (0 <= j < 16), 2^(-k/16) = 2^-m 2^(-j/16): one vpermi2pd reads
+  // 2^(-j/16) from a table in two registers (indexed by t's low 4 bits), and subtracting t's
+  // bits shifted left by 48 subtracts m from its exponent; each entry carries j << 48 in its
+  // bits to cancel what that shift puts below the exponent. Within 2^-46.5 of sigmoid(x),
+  // relative (the polynomial's fit, 2^-46.63, and five roundings of 2^-53): at most 89 double
+  // ULP, inside kMidWindow. The accuracy tool's sweep of every float checks it.
+  static constexpr uint64_t kMidWindow = 128;
+  static F64x8 sigmoid_mid(F64x8 x) {
+    static constexpr double kTable[16] = {
+        0x1.0000000000000p+0,  0x1.fa4afa2a490dap-1, 0x1.f5818dcfba487p-1, 0x1.f199bdd85529cp-1,
+        0x1.ee89f995ad3adp-1, 0x1.ec49182a3f090p-1, 0x1.eace5422aa0dbp-1, 0x1.ea11473eb0187p-1,
+        0x1.ea09e667f3bcdp-1, 0x1.eab07dd485429p-1, 0x1.ebfdad5362a27p-1, 0x1.edea64c123422p-1,
+        0x1.f06fe0a31b715p-1, 0x1.f387a6e756238p-1, 0x1.f72b83c7d517bp-1, 0x1.fb5586cf9890fp-1};
+    const F64x8 one(1.0);
+    const F64x8 t = vfma(x, F64x8(0x1.71547652b82fep+4), F64x8(F64Consts::kShifter));
+    const F64x8 k = t - F64x8(F64Consts::kShifter);
+    F64x8 r = vfma(k, F64x8(-0x1.62e42fefa39efp-5), x);  // x - k ln2/16, ln2/16 in two parts
+    r = vfma(k, F64x8(-0x1.abc9e3b39803fp-60), r);
+    // e^-r = 1 + r q(r), q fitted (mpmath's chebyfit) for |r| <= ln2/32 (1 + 2^-10)
+    F64x8 q = vfma(F64x8(-0x1.11120b7404ab0p-7), r, F64x8(0x1.55570b82b534dp-5));
+    q = vfma(q, r, F64x8(-0x1.55555554dccc9p-3));
+    q = vfma(q, r, F64x8(0x1.fffffffe5a211p-2));
+    q = vfma(q, r, F64x8(-1.0));
+    const __m512i bits = _mm512_castpd_si512(t.v);
+    const __m512d entry =
+        _mm512_permutex2var_pd(_mm512_loadu_pd(kTable), bits, _mm512_loadu_pd(kTable + 8));
+    const F64x8 scale = _mm512_castsi512_pd(
+        _mm512_sub_epi64(_mm512_castpd_si512(entry), _mm512_slli_epi64(bits, 48)));  // 2^(-k/16)
+    return one / vfma(scale, r * q, one + scale);  // 1 / (1 + 2^(-k/16) e^-r)
+  }
   static F32x16 load_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
