@@ -471,10 +471,42 @@ def _random_bits(dtype, n, gen):
     return bits.to(num.INT_VIEW[dtype]).view(dtype)
 
 
+# (grad, y) whose exact grad y (1 - y) lies just off a midpoint between two neighbours of the
+# dtype, while its rounding to the precision the kernels compute in (double for float32, float
+# for the 16-bit types) lands on that midpoint: rounding twice gets these wrong, and random
+# pairs almost never reach them (one in 2^28 for float32). Found by a search over random
+# pairs; test_near_midpoint_pairs_are_near_midpoints checks that they are. (Hexadecimal: exact.)
+NEAR_MIDPOINT_HEX = {
+    torch.float32: [("0x1.572cbp+0", "0x1.d27b5ap-8"), ("0x1.fea6e8p+0", "0x1.5e881ap-7")],
+    torch.float16: [("0x1.c28p+0", "0x1.41p-5"), ("0x1.4ep+0", "0x1.cb8p-4"),
+                    ("0x1.554p+0", "0x1.df8p-2"), ("0x1.8acp+0", "0x1.4a4p-3"),
+                    ("0x1.9cp+0", "0x1.758p-7"), ("0x1.764p+0", "0x1.5a8p-8")],
+    torch.bfloat16: [("0x1.84p+0", "0x1.8p-34"), ("0x1.8p+0", "0x1.8cp-25"),
+                     ("0x1.fp+0", "0x1.ap-43"), ("0x1.4ep+0", "0x1.b2p-12"),
+                     ("0x1.34p+0", "0x1.4ap-14")],
+}
+NEAR_MIDPOINT_PAIRS = {dtype: [(float.fromhex(g), float.fromhex(y)) for g, y in pairs]
+                       for dtype, pairs in NEAR_MIDPOINT_HEX.items()}
+WORKING_PRECISION = {torch.float32: torch.float64, torch.float16: torch.float32,
+                     torch.bfloat16: torch.float32}
+
+
+def test_near_midpoint_pairs_are_near_midpoints():
+    for dtype, pairs in NEAR_MIDPOINT_PAIRS.items():
+        for g, y in pairs:
+            exact = Fraction(g) * Fraction(y) * (1 - Fraction(y))
+            working = num.round_fraction(exact, WORKING_PRECISION[dtype])
+            low = num.round_fraction(Fraction(working) * (1 - Fraction(1, 1 << 30)), dtype)
+            high = num.round_fraction(Fraction(working) * (1 + Fraction(1, 1 << 30)), dtype)
+            assert Fraction(working) != exact and low < high, (dtype, g, y)
+            assert Fraction(working) == (Fraction(low) + Fraction(high)) / 2, (dtype, g, y)
+
+
 def _backward_pairs(dtype, n=5000):
     """(grad, y): every pair of the targeted values (subnormal y, y near 1, 0 and 1, tiny y,
     huge and negative y, grad at the extremes, results that underflow and overflow,
-    infinities, NaN), then random pairs: y in [0, 1] as autograd sees it, and bit patterns."""
+    infinities, NaN), the near-midpoint pairs with grad of either sign, then random pairs: y in
+    [0, 1] as autograd sees it, and bit patterns."""
     info = torch.finfo(dtype)
     eps, tiny, subnormal = info.eps, info.smallest_normal, info.smallest_normal * info.eps
     ys = [0.0, -0.0, 1.0, 0.5, 0.25, 1 - eps / 2, 1 - eps, 1 - 2 * eps, 1 + eps, 2.0 ** -29,
@@ -483,11 +515,12 @@ def _backward_pairs(dtype, n=5000):
           -math.inf, math.nan]
     gs = [1.0, -1.0, 3.0, info.max, -info.max, tiny, -tiny, 3.75 * tiny, -1.3 * tiny, subnormal,
           -subnormal, 0.0, -0.0, 1e-3, 2.0 ** -20, math.inf, -math.inf, math.nan]
+    hard = [(sign * g, y) for g, y in NEAR_MIDPOINT_PAIRS[dtype] for sign in (1, -1)]
     gen = torch.Generator().manual_seed(9)
-    g = torch.cat([torch.tensor([g for g in gs for _ in ys], dtype=dtype),
+    g = torch.cat([torch.tensor([g for g in gs for _ in ys] + [g for g, _ in hard], dtype=dtype),
                    (torch.randn(n, generator=gen) * 4).to(dtype),
                    _random_bits(dtype, n, gen)])
-    y = torch.cat([torch.tensor([y for _ in gs for y in ys], dtype=dtype),
+    y = torch.cat([torch.tensor([y for _ in gs for y in ys] + [y for _, y in hard], dtype=dtype),
                    torch.sigmoid(torch.randn(n, generator=gen, dtype=torch.float64) * 12)
                    .to(dtype),
                    _random_bits(dtype, n, gen)])

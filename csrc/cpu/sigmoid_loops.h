@@ -112,8 +112,8 @@ struct Unsettled {
   }
 };
 
-// Whether T has a member named store2_fast, narrow_odd, sigmoid_mid (C++17: torch 2.10 builds
-// with it).
+// Whether T has a member named store2_fast, narrow_odd, sigmoid_mid, backward_odd (C++17:
+// torch 2.10 builds with it).
 template <class T, class = void>
 struct HasStore2Fast : std::false_type {};
 template <class T>
@@ -126,6 +126,10 @@ template <class T, class = void>
 struct HasSigmoidMid : std::false_type {};
 template <class T>
 struct HasSigmoidMid<T, std::void_t<decltype(&T::sigmoid_mid)>> : std::true_type {};
+template <class T, class = void>
+struct HasBackwardOdd : std::false_type {};
+template <class T>
+struct HasBackwardOdd<T, std::void_t<decltype(&T::backward_odd)>> : std::true_type {};
 
 // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
 // checks for rare values can define store2_fast to leave that check to backward2_raw's flags,
@@ -272,8 +276,9 @@ struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
   static bool fast_range(Pair<V>) { return false; }
   static bool fast_range4(Pair<V>, Pair<V>) { return false; }
   static float forward(float x) { return sigmoid_correct(x); }
-  // The backward correctly rounded: sigmoid_backward_odd in double lanes, then one
-  // conversion; lanes with |y| >= 2^53 or a non-finite input take the scalar path.
+  // The backward correctly rounded: sigmoid_backward_odd in double lanes (or the Vec's
+  // backward_odd, for finite g and y), then one conversion; lanes with |y| >= 2^53 (the Vec's:
+  // none) or a non-finite input take the scalar path.
   static float backward(float g, float y) {
     return static_cast<float>(sigmoid_backward_correct(g, y));
   }
@@ -293,8 +298,13 @@ struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
     VD g0, g1, y0, y1;
     Vec::widen(g, g0, g1);
     Vec::widen(y, y0, y1);
-    lanes = vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
-    return Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
+    if constexpr (HasBackwardOdd<Vec>::value) {
+      lanes = vmask_bits(vabs_above(y, kBitsMaxFloat) | vabs_above(g, kBitsMaxFloat));
+      return Vec::narrow(Vec::backward_odd(g0, y0), Vec::backward_odd(g1, y1));
+    } else {
+      lanes = vmask_bits(vabs_above(y, 0x59ffffffu) | vabs_above(g, kBitsMaxFloat));  // 2^53
+      return Vec::narrow(sigmoid_backward_odd(g0, y0), sigmoid_backward_odd(g1, y1));
+    }
   }
   // The double result and the lanes near a float midpoint. Where every |x| <= 35, results are
   // normal floats (>= 2^-51), so the test needs no float_grid, and a Vec may bring its own

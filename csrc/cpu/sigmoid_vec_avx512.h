@@ -266,6 +266,26 @@ struct Avx512Vec {
         _mm512_sub_epi64(_mm512_castpd_si512(entry), _mm512_slli_epi64(bits, 48)));  // 2^(-k/16)
     return one / vfma(scale, r * q, one + scale);  // 1 / (1 + 2^(-k/16) e^-r)
   }
+  // sigmoid_backward_odd for finite g and y, by directed rounding: p = g y is exact in
+  // double, and one fused multiply-add gives p - p y = g y (1 - y) rounded once. Rounded down
+  // and up it gives the same value or two neighbours, one of them odd: that one is the value
+  // rounded to odd. An exact zero comes out +0 (from the rounding up); its sign is that of
+  // p (1 - y), which every other result already has, so the sign bit of p xor b, b = 1 - y
+  // (a zero only where y = 1), is or-ed in.
+  static F64x8 backward_odd(F64x8 g, F64x8 y) {
+    constexpr int kDown = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+    constexpr int kUp = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
+    const __m512d p = _mm512_mul_pd(g.v, y.v);
+    const __m512d down = _mm512_fnmadd_round_pd(p, y.v, p, kDown);
+    const __m512d up = _mm512_fnmadd_round_pd(p, y.v, p, kUp);
+    const __m512i odd = _mm512_castpd_si512(_mm512_mask_blend_pd(
+        _mm512_test_epi64_mask(_mm512_castpd_si512(down), _mm512_set1_epi64(1)), up, down));
+    const __m512d b = _mm512_sub_pd(_mm512_set1_pd(1.0), y.v);
+    const __m512i sign = _mm512_xor_si512(_mm512_castpd_si512(p), _mm512_castpd_si512(b));
+    // odd | (sign & the sign bit)
+    return _mm512_castsi512_pd(
+        _mm512_ternarylogic_epi64(odd, sign, _mm512_set1_epi64(INT64_MIN), 0xf8));
+  }
   static F32x16 load_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
