@@ -268,7 +268,8 @@ struct Float32Io
 };
 
 // float32 with rounding="correct": sigmoid_correct, in double lanes (sigmoid_formula, the
-// float64 kernel's), each lane near a float midpoint settled by sigmoid_settle.
+// float64 kernel's, or for |x| <= 35 the Vec's sigmoid_mid where it has one), each lane near a
+// float midpoint settled by sigmoid_settle.
 template <class Vec>
 struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
   using V = typename Vec::VF;
