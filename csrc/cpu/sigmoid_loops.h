@@ -112,24 +112,20 @@ struct Unsettled {
   }
 };
 
-// Whether T has a member named store2_fast, narrow_odd, sigmoid_mid, backward_odd (C++17:
-// torch 2.10 builds with it).
-template <class T, class = void>
-struct HasStore2Fast : std::false_type {};
+// Has<T, Member>::value: whether Member<T> names something, here a member function of T that
+// a Vec or an Io may define (C++17's detection idiom: torch 2.10 builds with -std=c++17).
+template <class T, template <class> class Member, class = void>
+struct Has : std::false_type {};
+template <class T, template <class> class Member>
+struct Has<T, Member, std::void_t<Member<T>>> : std::true_type {};
 template <class T>
-struct HasStore2Fast<T, std::void_t<decltype(&T::store2_fast)>> : std::true_type {};
-template <class T, class = void>
-struct HasNarrowOdd : std::false_type {};
+using Store2Fast = decltype(&T::store2_fast);
 template <class T>
-struct HasNarrowOdd<T, std::void_t<decltype(&T::narrow_odd)>> : std::true_type {};
-template <class T, class = void>
-struct HasSigmoidMid : std::false_type {};
+using NarrowOdd = decltype(&T::narrow_odd);
 template <class T>
-struct HasSigmoidMid<T, std::void_t<decltype(&T::sigmoid_mid)>> : std::true_type {};
-template <class T, class = void>
-struct HasBackwardOdd : std::false_type {};
+using SigmoidMid = decltype(&T::sigmoid_mid);
 template <class T>
-struct HasBackwardOdd<T, std::void_t<decltype(&T::backward_odd)>> : std::true_type {};
+using BackwardOdd = decltype(&T::backward_odd);
 
 // The hot loops' store, of forward_fast's results and backward2_raw's: an Io whose store2
 // checks for rare values can define store2_fast to leave that check to backward2_raw's flags,
@@ -137,7 +133,7 @@ struct HasBackwardOdd<T, std::void_t<decltype(&T::backward_odd)>> : std::true_ty
 // an Io derived from it, such as StreamingIo.)
 template <class Io, class S, class V>
 void store2_fast(S* p, Pair<V> v) {
-  if constexpr (HasStore2Fast<Io>::value) {
+  if constexpr (Has<Io, Store2Fast>::value) {
     Io::store2_fast(p, v);
   } else {
     Io::store2(p, v);
@@ -299,7 +295,7 @@ struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
     VD g0, g1, y0, y1;
     Vec::widen(g, g0, g1);
     Vec::widen(y, y0, y1);
-    if constexpr (HasBackwardOdd<Vec>::value) {
+    if constexpr (Has<Vec, BackwardOdd>::value) {
       lanes = vmask_bits(vabs_above(y, kBitsMaxFloat) | vabs_above(g, kBitsMaxFloat));
       return Vec::narrow(Vec::backward_odd(g0, y0), Vec::backward_odd(g1, y1));
     } else {
@@ -318,7 +314,7 @@ struct Float32CorrectIo : Float32Io<Vec, Float32CorrectIo<Vec>> {
     VD y0, y1;
     if (vall_le(vabs(x), V(static_cast<float>(F64Consts::kExactX)))) {
       uint64_t window = kFloatWindow;
-      if constexpr (HasSigmoidMid<Vec>::value) {
+      if constexpr (Has<Vec, SigmoidMid>::value) {
         y0 = Vec::sigmoid_mid(x0);
         y1 = Vec::sigmoid_mid(x1);
         window = Vec::kMidWindow;
@@ -382,7 +378,7 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   static T forward(T x) { return sigmoid_half_formula(x); }
   static V settle(V x, V r) {
     const auto near = near_half_midpoint<Grid>(r, kHalfForwardWindow);
-    if constexpr (HasNarrowOdd<Vec>::value) {
+    if constexpr (Has<Vec, NarrowOdd>::value) {
       // sigmoid_half_settle on every lane, in double lanes: less than one lane's scalar path.
       // (sigmoid_formula_mid gives sigmoid_formula's bits in its range.)
       using VD = typename Vec::VD;
