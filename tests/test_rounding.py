@@ -477,7 +477,8 @@ def _random_bits(dtype, n, gen):
 # pairs almost never reach them (one in 2^28 for float32). Found by a search over random
 # pairs; test_near_midpoint_pairs_are_near_midpoints checks that they are. (Hexadecimal: exact.)
 NEAR_MIDPOINT_HEX = {
-    torch.float32: [("0x1.572cbp+0", "0x1.d27b5ap-8"), ("0x1.fea6e8p+0", "0x1.5e881ap-7")],
+    torch.float32: [("0x1.572cbp+0", "0x1.d27b5ap-8"), ("0x1.fea6e8p+0", "0x1.5e881ap-7"),
+                    ("0x1.ecef7ap+0", "0x1.e1364ep-5"), ("0x1.82188ep+0", "0x1.781b0cp-6")],
     torch.float16: [("0x1.c28p+0", "0x1.41p-5"), ("0x1.4ep+0", "0x1.cb8p-4"),
                     ("0x1.554p+0", "0x1.df8p-2"), ("0x1.8acp+0", "0x1.4a4p-3"),
                     ("0x1.9cp+0", "0x1.758p-7"), ("0x1.764p+0", "0x1.5a8p-8")],
