@@ -633,8 +633,8 @@ TSE_HOST_DEVICE double sigmoid_backward_correct(float gf, float yf) {
 // sign, and r rounded to odd with it rounds as R does; elsewhere that step cannot change the
 // 16-bit result (an odd float is no midpoint). The result: a float that rounds to nearest even
 // to the correctly rounded 16-bit value, with p's sign (1 - y >= +0), a zero result's too.
-// (Grid is for the AVX-512 and AVX2 overloads, which round differently.)
-template <class Grid, class V>
+// (The AVX-512 and AVX2 overloads round differently.)
+template <class V>
 TSE_HOST_DEVICE V half_backward_formula(V p, V y) {
   const V minus_p = V(0.0f) - p;
   const V r = vfma(minus_p, y, p);
@@ -663,7 +663,7 @@ TSE_HOST_DEVICE float sigmoid_backward_faithful(float g, float y) {
 template <class Grid>
 TSE_HOST_DEVICE float sigmoid_backward_half_correct(float g, float y) {
   const float p = g * y;
-  const float r = half_backward_formula<Grid>(p, y);
+  const float r = half_backward_formula(p, y);
   return vmask_bits(half_backward_unsafe<Grid>(y, p, r))
              ? round_to_odd_float(sigmoid_backward_correct(g, y))
              : r;

@@ -177,7 +177,6 @@ inline F64x4 vround_to_odd(F64x4 h, F64x4 l) {
 // flags those lanes, which the settling path rounds exactly. The residual p - r - p y, exact
 // for |y| <= 1 where p y does not underflow (as in half_backward_formula), says whether R is r.
 // This takes fewer operations than rounding r to odd in every lane.
-template <class Grid>
 inline F32x8 half_backward_formula(F32x8 p, F32x8 y) {
   const __m256 r = _mm256_fnmadd_ps(p.v, y.v, p.v);
   return _mm256_or_ps(r, _mm256_and_ps(p.v, _mm256_set1_ps(-0.0f)));

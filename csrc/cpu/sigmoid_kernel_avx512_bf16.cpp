@@ -76,8 +76,7 @@ struct BFloat16PairIo : BFloat16Io<Avx512Bf16Vec> {
   // subnormal, since |r| <= 2 |p| for -1 <= y <= 1 and |y| >= 1 leaves p exact.
   static Pair<F32x16> backward2_raw(Pair<F32x16> g, Pair<F32x16> y, bool& unsettled) {
     const Pair<F32x16> p{g.a * y.a, g.b * y.b};
-    const Pair<F32x16> r{half_backward_formula<BFloat16Grid>(p.a, y.a),
-                         half_backward_formula<BFloat16Grid>(p.b, y.b)};
+    const Pair<F32x16> r{half_backward_formula(p.a, y.a), half_backward_formula(p.b, y.b)};
     const auto unsafe = [](F32x16 yv, F32x16 rv) {
       constexpr int kNotNormal = 0x20 | 0x01 | 0x80 | 0x08 | 0x10;  // subnormal, NaN, inf
       return _mm512_fpclass_ps_mask(rv.v, kNotNormal) |

@@ -410,7 +410,7 @@ struct HalfRounding : TwoVectors<Io, uint16_t, typename Vec::VF, Vec::kWidthF> {
   template <class T = V, IfVector<T> = 0>
   static V backward_raw(V g, V y, unsigned& lanes) {
     const V p = g * y;
-    const V r = half_backward_formula<Grid>(p, y);
+    const V r = half_backward_formula(p, y);
     lanes = vmask_bits(half_backward_unsafe<Grid>(y, p, r));
     return r;
   }

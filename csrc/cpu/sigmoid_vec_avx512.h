@@ -169,7 +169,6 @@ inline F32x16 vcopysign(F32x16 a, F32x16 b) {
 // and a zero result's as torch's g (1 - y) y signs it. Rounded to odd, R' rounds to 16 bits as
 // R does. half_backward_unsafe takes the lanes with y > 1, and those where p may be inexact
 // (bfloat16, subnormal) or is not finite.
-template <class Grid>
 inline F32x16 half_backward_formula(F32x16 p, F32x16 y) {
   constexpr int kNoExc = _MM_FROUND_NO_EXC;
   const __m512 a = _mm512_abs_ps(p.v);
